@@ -1,0 +1,39 @@
+# The Makefile is the entry point: `make run` and `make test` set everything up themselves.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test check bench docs clean migrate
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# Starts every component in one process on the embedded default (SQLite + capture inbox).
+run: $(STAMP)
+	mkdir -p var
+	$(BIN)/misiva db upgrade
+	$(BIN)/misiva serve
+
+test: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider
+
+check: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+bench: $(STAMP)
+	$(BIN)/python bench/send_pipeline.py
+
+docs: $(STAMP)
+	$(BIN)/python -m misiva.config > docs/configuration.md
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache

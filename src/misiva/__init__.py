@@ -1,0 +1,1 @@
+"""Misiva: self-hosted transactional email with a Postmark-compatible API."""

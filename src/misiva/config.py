@@ -1,0 +1,124 @@
+"""One typed configuration object: an optional misiva.toml, overridden by MISIVA_* variables."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_FILE_ENV = "MISIVA_CONFIG"
+DEFAULT_CONFIG_FILE = "misiva.toml"
+
+
+class Settings(BaseSettings):
+    """Everything Misiva can be told; built once by the CLI and passed down."""
+
+    model_config = SettingsConfigDict(env_prefix="MISIVA_", extra="ignore")
+
+    database_url: str = Field(
+        "sqlite:///./var/misiva.db",
+        description="`sqlite:///PATH` or `postgresql://USER@HOST:PORT/DB`; "
+        "the async driver is picked by Misiva.",
+    )
+    http_addr: str = Field("127.0.0.1:8025", description="host:port of the HTTP API and UI.")
+    routes: str = Field(
+        "*=capture",
+        description="Where mail goes: comma-separated `PATTERN=TARGET`, first match wins. "
+        "PATTERN is `example.com`, `*.example.com` or `*`; TARGET is `mx`, `capture` or "
+        "`smtp://[user:pass@]host:port[?tls=none|starttls|implicit]`.",
+    )
+    dns_nameserver: str | None = Field(
+        None, description="host:port of a DNS server to ask instead of the system's."
+    )
+    mx_port: int = Field(
+        25, description="Port used for MX delivery (25 on the Internet; tests use another)."
+    )
+    hostname: str = Field(
+        "localhost", description="Name this host gives in EHLO when it delivers mail."
+    )
+    retry_max_age_seconds: int = Field(
+        48 * 3600,
+        description="How long a deferred message is retried before it bounces (soft).",
+    )
+    retry_first_seconds: float = Field(
+        30.0, description="Delay before the first retry; each later one doubles it."
+    )
+    retry_max_interval_seconds: float = Field(
+        3600.0, description="The longest wait between two attempts."
+    )
+    lease_seconds: float = Field(
+        300.0,
+        description="How long a worker holds a claimed message before another may take it.",
+    )
+    worker_batch_size: int = Field(200, description="Messages one worker claims at a time.")
+    worker_concurrency: int = Field(
+        50, description="Deliveries one worker runs at once (SMTP transactions in flight)."
+    )
+    worker_poll_seconds: float = Field(
+        1.0,
+        description="How often an idle worker looks for due messages when nothing woke it.",
+    )
+    smtp_max_connections: int = Field(
+        10, description="Open SMTP connections per destination host, per worker."
+    )
+    smtp_connect_timeout: float = Field(30.0, description="Seconds to wait for a connection.")
+    smtp_command_timeout: float = Field(60.0, description="Seconds to wait for each reply.")
+    smtp_verify_certificates: bool = Field(
+        True, description="Verify relay hosts' TLS certificates (MX delivery never does)."
+    )
+    log_level: str = Field("INFO", description="Logging level.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql:", "postgres:", "postgresql+")):
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Precedence: explicit arguments, then the environment, then the TOML file.
+        toml_file = Path(os.environ.get(CONFIG_FILE_ENV, DEFAULT_CONFIG_FILE))
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file))
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings once; pydantic reports any bad value with its field name."""
+    return Settings(**overrides)
+
+
+def settings_markdown() -> str:
+    """docs/configuration.md, generated from the Settings fields so it cannot drift."""
+    lines = [
+        "# Configuration",
+        "",
+        "Misiva reads an optional `misiva.toml` (or the file named by `MISIVA_CONFIG`);",
+        "every key can be overridden by an environment variable `MISIVA_<KEY>` (upper case).",
+        "",
+        "| variable | default | meaning |",
+        "| --- | --- | --- |",
+    ]
+    for name, info in Settings.model_fields.items():
+        default = info.default
+        shown = "" if default is None else f"`{default}`"
+        lines.append(f"| `MISIVA_{name.upper()}` | {shown} | {info.description or ''} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(settings_markdown(), end="")

@@ -1,0 +1,80 @@
+"""States and kinds as StrEnums: the only place their spellings live."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class MessageStatus(StrEnum):
+    """Where a message is in its life; `queued` and `deferred` are the queue's claimable states."""
+
+    QUEUED = "queued"
+    DEFERRED = "deferred"
+    DELIVERED = "delivered"
+    BOUNCED = "bounced"
+    # Some recipients were delivered, others bounced: the message is done.
+    PARTIAL = "partial"
+
+    @property
+    def is_final(self) -> bool:
+        return self not in (MessageStatus.QUEUED, MessageStatus.DEFERRED)
+
+
+class EventType(StrEnum):
+    """What can happen to a message; the timeline and (later) webhooks speak these."""
+
+    QUEUED = "queued"
+    DELIVERED = "delivered"
+    DEFERRED = "deferred"
+    BOUNCED = "bounced"
+
+
+class StreamType(StrEnum):
+    """Postmark's MessageStreamType values."""
+
+    TRANSACTIONAL = "Transactional"
+    BROADCASTS = "Broadcasts"
+    INBOUND = "Inbound"
+
+
+class RouteKind(StrEnum):
+    """Where mail for a destination goes: its MX, a relay host, or the capture inbox."""
+
+    MX = "mx"
+    SMTP = "smtp"
+    CAPTURE = "capture"
+
+
+class TlsMode(StrEnum):
+    """TLS on an SMTP connection to a relay host (`?tls=` in a route)."""
+
+    NONE = "none"
+    STARTTLS = "starttls"
+    IMPLICIT = "implicit"
+    # MX delivery: STARTTLS when the server offers it, plain otherwise (RFC 3207 in practice).
+    OPPORTUNISTIC = "opportunistic"
+
+
+class TrackLinks(StrEnum):
+    """Postmark's TrackLinks values (stored now, honoured once tracking exists)."""
+
+    NONE = "None"
+    HTML_AND_TEXT = "HtmlAndText"
+    HTML_ONLY = "HtmlOnly"
+    TEXT_ONLY = "TextOnly"
+
+
+class ErrorCode:
+    """Postmark's API error codes that Misiva answers with (reference/postmark-api.md §1.3)."""
+
+    OK = 0
+    BAD_TOKEN = 10
+    INVALID_REQUEST = 300
+    SENDER_NOT_FOUND = 400
+    INVALID_JSON = 402
+    INCOMPATIBLE_JSON = 403
+    JSON_REQUIRED = 409
+    TOO_MANY_BATCH_MESSAGES = 410
+    MESSAGE_NOT_FOUND = 701
+    STREAM_NOT_FOUND = 1235
+    STREAM_NOT_SENDABLE = 1236

@@ -1,0 +1,102 @@
+"""What the storage layer hands back: plain typed records, never rows or dicts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from misiva.domain.enums import EventType, MessageStatus, StreamType
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    id: int
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Stream:
+    server_id: int
+    stream_id: str
+    name: str
+    stream_type: StreamType
+
+
+@dataclass(frozen=True, slots=True)
+class SendingDomain:
+    id: int
+    server_id: int
+    name: str
+    dkim_selector: str
+    dkim_private_key: bytes
+    dkim_public_txt: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A validated, built message about to be queued."""
+
+    id: str
+    server_id: int
+    stream: str
+    domain_id: int
+    sender: str
+    envelope_from: str
+    to: list[tuple[str, str]]
+    cc: list[tuple[str, str]]
+    bcc: list[tuple[str, str]]
+    recipients: tuple[str, ...]
+    subject: str
+    tag: str | None
+    metadata: dict[str, str]
+    track_opens: bool | None
+    track_links: str | None
+    mime: bytes
+    accepted_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """A message as the activity log shows it."""
+
+    id: str
+    server_id: int
+    stream: str
+    status: MessageStatus
+    sender: str
+    to: list[tuple[str, str]]
+    cc: list[tuple[str, str]]
+    bcc: list[tuple[str, str]]
+    rcpt_state: dict[str, str]
+    subject: str
+    tag: str | None
+    metadata: dict[str, str]
+    track_opens: bool | None
+    track_links: str | None
+    mime: bytes
+    attempts: int
+    next_attempt_at: datetime
+    accepted_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    id: int
+    message_id: str
+    type: EventType
+    recipient: str
+    created_at: datetime
+    details: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class CapturedMessage:
+    id: int
+    message_id: str
+    server_id: int
+    envelope_from: str
+    recipients: list[str]
+    mime: bytes
+    created_at: datetime

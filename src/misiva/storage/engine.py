@@ -1,0 +1,95 @@
+"""The one place that knows dialects: URL to async engine, SQLite pragmas, transactions."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from misiva.domain.errors import SetupError
+
+# A transaction, as storage functions take it: they run statements and never commit.
+Tx = AsyncConnection
+
+
+def async_url(url: str) -> str:
+    """`sqlite:///PATH` and `postgresql://...` as users write them, with Misiva's drivers."""
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False)
+    if backend in ("postgresql", "postgres"):
+        return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    raise SetupError(f"unsupported database URL {url!r}: use sqlite:/// or postgresql://")
+
+
+def _prepare_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when a transaction begins.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        # WAL lets readers run beside the writer; synchronous=FULL makes each commit durable
+        # across power loss, which "accepted means stored" requires; busy_timeout waits for
+        # the write lock instead of failing at once.
+        for pragma in (
+            "journal_mode=WAL",
+            "synchronous=FULL",
+            "busy_timeout=30000",
+            "foreign_keys=ON",
+        ):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
+        # writes can fail with SQLITE_BUSY without waiting when another writer got there first.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """An engine and the transactions opened on it; callers compose storage functions inside."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = url
+        full = async_url(url)
+        self.dialect = make_url(full).get_backend_name()
+        if self.dialect == "sqlite":
+            database = make_url(full).database
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            self.engine = create_async_engine(full, pool_size=pool_size, max_overflow=0)
+            _prepare_sqlite(self.engine)
+        else:
+            self.engine = create_async_engine(
+                full, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            )
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.dialect == "postgresql"
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        """One transaction: committed when the block ends, rolled back if it raises.
+
+        A database that cannot be reached or has no schema is a SetupError with a clear
+        message, so no caller needs to know the driver's exceptions.
+        """
+        try:
+            async with self.engine.begin() as connection:
+                yield connection
+        except (OperationalError, ProgrammingError, InterfaceError) as exc:
+            raise SetupError(f"database error on {self.url}: {exc.orig}") from exc
+        except OSError as exc:
+            raise SetupError(f"cannot reach the database {self.url}: {exc}") from exc
+
+    async def close(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,107 @@
+"""The queue side of the messages table: claim due messages under a lease, record attempts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from misiva.domain.delivery import AttemptResult, ClaimedMessage
+from misiva.domain.enums import MessageStatus
+from misiva.storage.engine import Tx
+from misiva.storage.tables import messages
+
+_CLAIMABLE = (MessageStatus.QUEUED.value, MessageStatus.DEFERRED.value)
+
+
+async def claim_due(
+    tx: Tx, *, worker_id: str, now: datetime, lease_until: datetime, limit: int
+) -> list[ClaimedMessage]:
+    """Lease up to `limit` due messages to one worker, oldest due first.
+
+    On PostgreSQL, SKIP LOCKED lets many workers claim at once without waiting on each
+    other or taking the same row; SQLite has one writer at a time, so the IMMEDIATE
+    transaction already serialises claims. The lease is next_attempt_at itself: if the
+    worker dies, the message is due again when the lease ends.
+    """
+    due = (
+        sa.select(messages.c.id)
+        .where(messages.c.status.in_(_CLAIMABLE), messages.c.next_attempt_at <= now)
+        .order_by(messages.c.next_attempt_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    result = await tx.execute(
+        sa.update(messages)
+        .where(messages.c.id.in_(due.scalar_subquery()))
+        .values(
+            next_attempt_at=lease_until,
+            leased_by=worker_id,
+            attempts=messages.c.attempts + 1,
+        )
+        .returning(
+            messages.c.id,
+            messages.c.server_id,
+            messages.c.domain_id,
+            messages.c.envelope_from,
+            messages.c.rcpt_state,
+            messages.c.mime,
+            messages.c.attempts,
+            messages.c.accepted_at,
+        )
+    )
+    return [_claimed(row) for row in result]
+
+
+def _claimed(row: Any) -> ClaimedMessage:
+    return ClaimedMessage(
+        id=row.id,
+        server_id=row.server_id,
+        domain_id=row.domain_id,
+        envelope_from=row.envelope_from,
+        rcpt_state=dict(row.rcpt_state),
+        mime=row.mime,
+        attempts=row.attempts,
+        accepted_at=row.accepted_at,
+    )
+
+
+async def record_attempts(tx: Tx, results: list[AttemptResult]) -> None:
+    """Write the outcome of many attempts in one executemany round trip."""
+    if not results:
+        return
+    statement = (
+        sa.update(messages)
+        .where(messages.c.id == sa.bindparam("b_id"))
+        .values(
+            status=sa.bindparam("b_status"),
+            rcpt_state=sa.bindparam("b_rcpt_state", type_=messages.c.rcpt_state.type),
+            next_attempt_at=sa.bindparam("b_next"),
+            updated_at=sa.bindparam("b_updated"),
+            leased_by=None,
+        )
+    )
+    await tx.execute(
+        statement,
+        [
+            {
+                "b_id": r.message_id,
+                "b_status": r.status.value,
+                "b_rcpt_state": r.rcpt_state,
+                "b_next": r.next_attempt_at,
+                "b_updated": r.updated_at,
+            }
+            for r in results
+        ],
+    )
+
+
+async def next_due_at(tx: Tx) -> datetime | None:
+    """When the earliest claimable message falls due (lets an idle worker sleep exactly)."""
+    result = await tx.execute(
+        sa.select(sa.func.min(messages.c.next_attempt_at)).where(messages.c.status.in_(_CLAIMABLE))
+    )
+    # min() keeps its argument's type, so the value comes back UTC-aware.
+    value: datetime | None = result.scalar_one_or_none()
+    return value

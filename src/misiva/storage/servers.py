@@ -1,0 +1,88 @@
+"""Servers (tenants), their hashed API tokens and their message streams."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from misiva.domain.enums import StreamType
+from misiva.domain.records import Server, Stream
+from misiva.storage.engine import Tx
+from misiva.storage.tables import server_tokens, servers, streams
+
+
+def _server(row: Any) -> Server:
+    return Server(id=row.id, name=row.name, created_at=row.created_at)
+
+
+async def insert_server(tx: Tx, name: str, now: datetime) -> Server:
+    result = await tx.execute(
+        sa.insert(servers)
+        .values(name=name, created_at=now)
+        .returning(servers.c.id, servers.c.name, servers.c.created_at)
+    )
+    return _server(result.one())
+
+
+async def find_server_by_name(tx: Tx, name: str) -> Server | None:
+    result = await tx.execute(
+        sa.select(servers.c.id, servers.c.name, servers.c.created_at).where(servers.c.name == name)
+    )
+    row = result.one_or_none()
+    return _server(row) if row else None
+
+
+async def list_servers(tx: Tx) -> list[Server]:
+    result = await tx.execute(
+        sa.select(servers.c.id, servers.c.name, servers.c.created_at).order_by(servers.c.id)
+    )
+    return [_server(row) for row in result]
+
+
+async def insert_token(tx: Tx, server_id: int, token_hash: str, now: datetime) -> None:
+    await tx.execute(
+        sa.insert(server_tokens).values(server_id=server_id, token_hash=token_hash, created_at=now)
+    )
+
+
+async def find_server_by_token_hash(tx: Tx, token_hash: str) -> Server | None:
+    result = await tx.execute(
+        sa.select(servers.c.id, servers.c.name, servers.c.created_at)
+        .join(server_tokens, server_tokens.c.server_id == servers.c.id)
+        .where(server_tokens.c.token_hash == token_hash)
+    )
+    row = result.one_or_none()
+    return _server(row) if row else None
+
+
+async def insert_stream(
+    tx: Tx, server_id: int, stream_id: str, name: str, stream_type: StreamType, now: datetime
+) -> None:
+    await tx.execute(
+        sa.insert(streams).values(
+            server_id=server_id,
+            stream_id=stream_id,
+            name=name,
+            stream_type=stream_type.value,
+            created_at=now,
+        )
+    )
+
+
+async def list_streams(tx: Tx, server_id: int) -> list[Stream]:
+    result = await tx.execute(
+        sa.select(streams.c.stream_id, streams.c.name, streams.c.stream_type)
+        .where(streams.c.server_id == server_id)
+        .order_by(streams.c.id)
+    )
+    return [
+        Stream(
+            server_id=server_id,
+            stream_id=row.stream_id,
+            name=row.name,
+            stream_type=StreamType(row.stream_type),
+        )
+        for row in result
+    ]

@@ -1,0 +1,136 @@
+"""The schema, one Table per concept; migrations are generated from and checked against it."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from misiva.storage.types import BigID, JSONType, UTCDateTime
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+servers = sa.Table(
+    "servers",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", sa.String(100), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+server_tokens = sa.Table(
+    "server_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("server_id", sa.Integer, sa.ForeignKey("servers.id"), nullable=False, index=True),
+    # SHA-256 of the token: the token itself is shown once and never stored.
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+streams = sa.Table(
+    "streams",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("server_id", sa.Integer, sa.ForeignKey("servers.id"), nullable=False),
+    sa.Column("stream_id", sa.String(30), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("stream_type", sa.String(20), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("server_id", "stream_id"),
+)
+
+domains = sa.Table(
+    "domains",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("server_id", sa.Integer, sa.ForeignKey("servers.id"), nullable=False),
+    sa.Column("name", sa.String(253), nullable=False),
+    sa.Column("dkim_selector", sa.String(63), nullable=False),
+    sa.Column("dkim_private_key", sa.Text, nullable=False),
+    sa.Column("dkim_public_txt", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("server_id", "name"),
+)
+
+# A message row is also its queue entry (transactional outbox): status, next_attempt_at and
+# leased_by are the queue. While a worker holds a message, next_attempt_at is the end of its
+# lease, so a crashed worker's messages become due again by themselves.
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("server_id", sa.Integer, sa.ForeignKey("servers.id"), nullable=False),
+    sa.Column("stream", sa.String(30), nullable=False),
+    sa.Column("domain_id", sa.Integer, sa.ForeignKey("domains.id"), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("sender", sa.Text, nullable=False),
+    sa.Column("envelope_from", sa.Text, nullable=False),
+    sa.Column("to_list", JSONType, nullable=False),
+    sa.Column("cc_list", JSONType, nullable=False),
+    sa.Column("bcc_list", JSONType, nullable=False),
+    # recipient -> "pending" | "delivered" | "bounced"
+    sa.Column("rcpt_state", JSONType, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("tag", sa.Text, nullable=True),
+    sa.Column("metadata", JSONType, nullable=False),
+    sa.Column("track_opens", sa.Boolean, nullable=True),
+    sa.Column("track_links", sa.String(16), nullable=True),
+    sa.Column("mime", sa.LargeBinary, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("leased_by", sa.String(32), nullable=True),
+    sa.Column("accepted_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    # Only claimable rows are indexed for the claim query, so a table of a million delivered
+    # messages costs the claim nothing.
+    sa.Index(
+        "ix_messages_due",
+        "next_attempt_at",
+        sqlite_where=sa.text("status IN ('queued', 'deferred')"),
+        postgresql_where=sa.text("status IN ('queued', 'deferred')"),
+    ),
+    sa.Index("ix_messages_server_accepted", "server_id", "accepted_at"),
+)
+
+message_events = sa.Table(
+    "message_events",
+    metadata,
+    sa.Column("id", BigID, primary_key=True, autoincrement=True),
+    sa.Column("message_id", sa.String(36), sa.ForeignKey("messages.id"), nullable=False),
+    sa.Column("server_id", sa.Integer, nullable=False),
+    sa.Column("type", sa.String(24), nullable=False),
+    sa.Column("recipient", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("details", JSONType, nullable=False),
+    sa.Index("ix_message_events_message", "message_id", "id"),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("server_id", sa.Integer, sa.ForeignKey("servers.id"), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("status_code", sa.Integer, nullable=False),
+    sa.Column("response", JSONType, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+captured_messages = sa.Table(
+    "captured_messages",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("message_id", sa.String(36), nullable=False, index=True),
+    sa.Column("server_id", sa.Integer, nullable=False),
+    sa.Column("envelope_from", sa.Text, nullable=False),
+    sa.Column("recipients", JSONType, nullable=False),
+    sa.Column("mime", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Index("ix_captured_messages_server", "server_id", "id"),
+)
