@@ -1,0 +1,1 @@
+"""Email mechanics, bytes in and out: addresses, MIME assembly and DKIM."""

@@ -1,0 +1,225 @@
+"""DKIM (RFC 6376): make keys, sign outgoing messages, verify signatures, say what to publish.
+
+dkimpy is imported here and nowhere else. Only `_signature_header` calls it to sign, so
+moving the RSA step to another library (OpenSSL through `cryptography`) touches one function.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+
+import dkim as dkimpy
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from misiva.mail.addresses import ascii_domain
+
+# The header fields we sign when present: RFC 6376 §5.4.1's list of those that SHOULD be
+# signed, narrowed to what Misiva writes or a caller may add, plus List-Unsubscribe-Post,
+# which RFC 8058 §4 requires a DKIM signature to cover for one-click unsubscribe.
+SIGNED_HEADERS = (
+    "from",
+    "sender",
+    "reply-to",
+    "subject",
+    "date",
+    "message-id",
+    "to",
+    "cc",
+    "mime-version",
+    "content-type",
+    "content-transfer-encoding",
+    "in-reply-to",
+    "references",
+    "list-id",
+    "list-unsubscribe",
+    "list-unsubscribe-post",
+)
+# RFC 6376 §3.4.2 relaxed header and §3.4.4 relaxed body canonicalisation survive the
+# whitespace and folding changes relays make; "simple" does not.
+_CANONICALIZE = (b"relaxed", b"relaxed")
+_FIELD_NAME = re.compile(rb"^([!-9;-~]+)[ \t]*:", re.MULTILINE)
+
+
+class DkimError(ValueError):
+    """A key or message that cannot be signed: a fault of the stored key, not of the caller."""
+
+
+@dataclass(frozen=True, slots=True)
+class DkimKey:
+    """An RSA signing key and the TXT value that publishes its public half."""
+
+    selector: str
+    private_key_pem: bytes  # PKCS#1 ("BEGIN RSA PRIVATE KEY"), the form dkimpy reads
+    public_txt: str  # "v=DKIM1; k=rsa; p=<base64 SubjectPublicKeyInfo>" (RFC 6376 §3.6.1)
+
+
+@dataclass(frozen=True, slots=True)
+class DnsRecord:
+    """One DNS record a user publishes: host name, type, value."""
+
+    name: str
+    type: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class DomainRecords:
+    """What a sending domain publishes: its DKIM key, and SPF and DMARC suggestions."""
+
+    dkim: DnsRecord
+    spf: DnsRecord
+    dmarc: DnsRecord
+
+    @property
+    def all(self) -> tuple[DnsRecord, ...]:
+        return (self.dkim, self.spf, self.dmarc)
+
+
+def generate_key(selector: str, bits: int = 2048) -> DkimKey:
+    """A new RSA key; RFC 8301 §3.2 asks for at least 1024 bits, and 2048 is the usual size."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    return DkimKey(selector=selector, private_key_pem=private_pem, public_txt=_public_txt(key))
+
+
+def new_selector(now: datetime) -> str:
+    """A selector naming the month the key was made, e.g. `misiva202611`.
+
+    Selectors are DNS labels (RFC 6376 §3.1); a dated one tells which key is older when
+    keys are rotated, and old and new can be published side by side.
+    """
+    return f"misiva{now:%Y%m}"
+
+
+def dns_records(domain: str, key: DkimKey) -> DomainRecords:
+    """The records to publish for `domain`, host names in ASCII (A-label) form.
+
+    The DKIM value of a 2048-bit key is longer than one 255-octet TXT string (RFC 1035
+    §3.3.14); DNS providers' forms split it themselves, and verifiers join the strings
+    (RFC 6376 §3.6.2.2).
+    """
+    name = ascii_domain(domain)
+    return DomainRecords(
+        dkim=DnsRecord(f"{key.selector}._domainkey.{name}", "TXT", key.public_txt),
+        # RFC 7208: the domain's own A and MX hosts may send; others soft-fail while testing.
+        spf=DnsRecord(name, "TXT", "v=spf1 a mx ~all"),
+        # RFC 7489 §6.3: p=none only reports, the safe first step before quarantine/reject.
+        dmarc=DnsRecord(f"_dmarc.{name}", "TXT", f"v=DMARC1; p=none; rua=mailto:dmarc@{name}"),
+    )
+
+
+def sign(message: bytes, *, domain: str, selector: str, private_key_pem: bytes) -> bytes:
+    """The message with a DKIM-Signature header prepended (rsa-sha256, relaxed/relaxed), CRLF.
+
+    Raises DkimError when the key cannot be used.
+    """
+    message = _crlf(message)
+    header = _signature_header(
+        message,
+        domain=ascii_domain(domain).encode("ascii"),
+        selector=selector.encode("ascii"),
+        private_key_pem=_pkcs1(private_key_pem),
+        include_headers=headers_to_sign(message),
+    )
+    return _crlf(header) + message
+
+
+def verify(message: bytes, txt_records: dict[str, str]) -> bool:
+    """Whether the first DKIM signature verifies, with keys looked up in `txt_records`.
+
+    `txt_records` maps "selector._domainkey.domain" to its TXT value, standing in for DNS.
+    """
+    records = {_dns_key(name): value for name, value in txt_records.items()}
+
+    def dnsfunc(name: bytes | str, timeout: float = 5) -> bytes | None:
+        # dkimpy asks with a bytes name ending in a dot; tolerate str and no dot too.
+        text = name.decode("ascii") if isinstance(name, bytes) else name
+        value = records.get(_dns_key(text))
+        return None if value is None else value.encode("ascii")
+
+    return bool(dkimpy.verify(message, dnsfunc=dnsfunc))
+
+
+def headers_to_sign(message: bytes) -> list[bytes]:
+    """The h= list: each signed field as often as it occurs, then once more (oversigning).
+
+    RFC 6376 §5.4.2: naming a field one more time than it occurs signs its absence, so a
+    second From, Subject or To added in transit breaks the signature instead of being the
+    one a mail client shows (the attack of RFC 6376 §8.15).
+    """
+    header_block = message.split(b"\r\n\r\n", 1)[0]
+    present = Counter(name.lower() for name in _FIELD_NAME.findall(header_block))
+    names: list[bytes] = []
+    for field in SIGNED_HEADERS:
+        count = present[field.encode("ascii")]
+        names.extend([field.encode("ascii")] * (count + 1 if count else 0))
+    return names
+
+
+def _signature_header(
+    message: bytes,
+    *,
+    domain: bytes,
+    selector: bytes,
+    private_key_pem: bytes,
+    include_headers: list[bytes],
+) -> bytes:
+    """The `DKIM-Signature: ...` field, CRLF-terminated: the one call to the signing library."""
+    try:
+        signature: bytes = dkimpy.sign(
+            message,
+            selector,
+            domain,
+            private_key_pem,
+            canonicalize=_CANONICALIZE,
+            include_headers=include_headers,
+            linesep=b"\r\n",
+        )
+    except dkimpy.DKIMException as exc:
+        raise DkimError(f"DKIM signing failed: {exc}") from exc
+    return signature
+
+
+def _public_txt(key: rsa.RSAPrivateKey) -> str:
+    spki = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return "v=DKIM1; k=rsa; p=" + base64.b64encode(spki).decode("ascii")
+
+
+def _pkcs1(private_key_pem: bytes) -> bytes:
+    """The key in PKCS#1 PEM, the only form dkimpy parses; a PKCS#8 key is converted."""
+    if b"BEGIN RSA PRIVATE KEY" in private_key_pem:
+        return private_key_pem
+    try:
+        key = serialization.load_pem_private_key(private_key_pem, password=None)
+    except (TypeError, ValueError) as exc:
+        raise DkimError(f"Unreadable DKIM private key: {exc}") from exc
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise DkimError("The DKIM private key is not an RSA key.")
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+
+
+def _crlf(data: bytes) -> bytes:
+    """Data with every line break a CRLF (RFC 5322 §2.1), as signed and as sent."""
+    crlf = data.count(b"\r\n")
+    if data.count(b"\n") == crlf == data.count(b"\r"):
+        return data
+    return re.sub(rb"\r\n|\r|\n", b"\r\n", data)
+
+
+def _dns_key(name: str) -> str:
+    return name.rstrip(".").lower()
