@@ -1,0 +1,1 @@
+"""DNS lookups for delivery: MX hosts and addresses, cached by TTL (the one door to dnspython)."""
