@@ -6,14 +6,12 @@ import asyncio
 from datetime import timedelta
 
 from builders import T0, make_tenant, new_message
-
 from misiva.domain.delivery import AttemptResult, EventRecord, RecipientState
 from misiva.domain.enums import EventType, MessageStatus
 from misiva.events.record import record_attempts, record_queued
-from misiva.storage import Database
+from misiva.storage import Database, queue
 from misiva.storage import events as event_store
 from misiva.storage import messages as message_store
-from misiva.storage import queue
 
 LEASE = timedelta(minutes=5)
 
@@ -89,10 +87,22 @@ async def test_recorded_attempt_updates_state_and_appends_events(db: Database) -
             tx,
             [AttemptResult(claimed.id, MessageStatus.DEFERRED, state, retry_at, T0)],
             [
-                EventRecord(claimed.id, tenant.server.id, EventType.DELIVERED,
-                            "ana@example.com", T0, {"reply": "250 OK"}),
-                EventRecord(claimed.id, tenant.server.id, EventType.DEFERRED,
-                            "bob@example.com", T0, {"reply": "451 later"}),
+                EventRecord(
+                    claimed.id,
+                    tenant.server.id,
+                    EventType.DELIVERED,
+                    "ana@example.com",
+                    T0,
+                    {"reply": "250 OK"},
+                ),
+                EventRecord(
+                    claimed.id,
+                    tenant.server.id,
+                    EventType.DEFERRED,
+                    "bob@example.com",
+                    T0,
+                    {"reply": "451 later"},
+                ),
             ],
         )
     async with db.transaction() as tx:

@@ -1,0 +1,1 @@
+"""Accounts stage: servers, their tokens and streams, and their sending domains."""

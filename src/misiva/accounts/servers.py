@@ -1,0 +1,50 @@
+"""Create servers: each gets a token (shown once) and its default `outbound` stream."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from misiva.domain.clock import Clock, utcnow
+from misiva.domain.enums import StreamType
+from misiva.domain.errors import Conflict, InvalidRequest
+from misiva.domain.ids import hash_token, new_server_token
+from misiva.domain.message import DEFAULT_STREAM
+from misiva.domain.records import Server
+from misiva.storage import Database
+from misiva.storage import servers as server_store
+
+MAX_NAME = 100
+
+
+@dataclass(frozen=True, slots=True)
+class NewServer:
+    server: Server
+    # The only time the token exists outside the caller's hands: only its hash is stored.
+    api_token: str
+
+
+async def create_server(db: Database, name: str, *, clock: Clock = utcnow) -> NewServer:
+    name = name.strip()
+    if not name or len(name) > MAX_NAME:
+        raise InvalidRequest(f"a server name must have 1 to {MAX_NAME} characters")
+    token = new_server_token()
+    now = clock()
+    async with db.transaction() as tx:
+        if await server_store.find_server_by_name(tx, name) is not None:
+            raise Conflict(f"a server named {name!r} already exists")
+        server = await server_store.insert_server(tx, name, now)
+        await server_store.insert_token(tx, server.id, hash_token(token), now)
+        await server_store.insert_stream(
+            tx,
+            server.id,
+            DEFAULT_STREAM,
+            "Default Transactional Stream",
+            StreamType.TRANSACTIONAL,
+            now,
+        )
+    return NewServer(server=server, api_token=token)
+
+
+async def find_server(db: Database, name: str) -> Server | None:
+    async with db.transaction() as tx:
+        return await server_store.find_server_by_name(tx, name)

@@ -1,0 +1,82 @@
+"""Deliver one claimed message: sign it, route each recipient, send, gather the outcomes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass
+
+from misiva.delivery.routes import route_for
+from misiva.delivery.transports import RouteResult, Transport
+from misiva.domain.delivery import ClaimedMessage, RecipientOutcome, Route
+from misiva.domain.enums import RouteKind
+from misiva.domain.records import SendingDomain
+from misiva.domain.smtp import SMTPReply
+from misiva.mail.dkim import sign
+
+# No route matched: a configuration problem, so defer (4.3.5, RFC 3463) until it is fixed.
+NO_ROUTE = SMTPReply(451, "4.3.5 no route matches this recipient domain; check MISIVA_ROUTES")
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryDeps:
+    routes: list[Route]
+    transports: dict[RouteKind, Transport]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One attempt's result: per-recipient outcomes, and the signed copy if it was captured."""
+
+    message: ClaimedMessage
+    outcomes: list[RecipientOutcome]
+    captured: bytes | None
+
+
+async def deliver_one(
+    message: ClaimedMessage, domain: SendingDomain, deps: DeliveryDeps
+) -> Delivery:
+    """Deliver one claimed message; each line is one named step."""
+    signed = sign_for_domain(message.mime, domain)
+    plan, unrouted = plan_routes(message.pending, deps.routes)
+    results = await asyncio.gather(
+        *(
+            deps.transports[route.kind].deliver(route, message.envelope_from, rcpts, signed)
+            for route, rcpts in plan.items()
+        )
+    )
+    return gather_outcomes(message, results, unrouted)
+
+
+def sign_for_domain(mime: bytes, domain: SendingDomain) -> bytes:
+    """DKIM at delivery time (RFC 6376), with the sending domain's own key."""
+    return sign(
+        mime,
+        domain=domain.name,
+        selector=domain.dkim_selector,
+        private_key_pem=domain.dkim_private_key,
+    )
+
+
+def plan_routes(
+    recipients: tuple[str, ...], routes: list[Route]
+) -> tuple[dict[Route, list[str]], list[str]]:
+    """Group recipients by the route their domain takes; one transaction per route."""
+    plan: dict[Route, list[str]] = defaultdict(list)
+    unrouted = []
+    for recipient in recipients:
+        route = route_for(recipient.rpartition("@")[2], routes)
+        if route is None:
+            unrouted.append(recipient)
+        else:
+            plan[route].append(recipient)
+    return plan, unrouted
+
+
+def gather_outcomes(
+    message: ClaimedMessage, results: list[RouteResult], unrouted: list[str]
+) -> Delivery:
+    outcomes = [o for result in results for o in result.outcomes]
+    outcomes += [RecipientOutcome(r, NO_ROUTE) for r in unrouted]
+    captured = next((r.kept for r in results if r.kept is not None), None)
+    return Delivery(message=message, outcomes=outcomes, captured=captured)

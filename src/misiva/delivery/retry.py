@@ -1,0 +1,105 @@
+"""When to try again, when to give up, and what one attempt means for a message's state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from misiva.domain.delivery import (
+    AttemptResult,
+    ClaimedMessage,
+    EventRecord,
+    RecipientOutcome,
+    RecipientState,
+)
+from misiva.domain.enums import EventType, MessageStatus
+from misiva.domain.smtp import ReplyClass
+
+
+@dataclass(frozen=True, slots=True)
+class RetrySchedule:
+    """Exponential backoff (RFC 5321 §4.5.4.1 asks for at least 30 minutes between retries
+    and 4-5 days before giving up; transactional mail retries sooner and gives up earlier,
+    because a password reset that arrives two days late is worthless)."""
+
+    first_seconds: float = 30.0
+    max_interval_seconds: float = 3600.0
+    max_age_seconds: float = 48 * 3600.0
+
+    def next_attempt(self, attempts: int, now: datetime) -> datetime:
+        delay = min(self.first_seconds * 2 ** max(attempts - 1, 0), self.max_interval_seconds)
+        return now + timedelta(seconds=delay)
+
+    def expired(self, accepted_at: datetime, now: datetime) -> bool:
+        return (now - accepted_at).total_seconds() >= self.max_age_seconds
+
+
+def settle(
+    message: ClaimedMessage,
+    outcomes: list[RecipientOutcome],
+    now: datetime,
+    schedule: RetrySchedule,
+) -> tuple[AttemptResult, list[EventRecord]]:
+    """Fold one attempt's per-recipient outcomes into the message's new state and events."""
+    state = dict(message.rcpt_state)
+    give_up = schedule.expired(message.accepted_at, now)
+    events = []
+    for outcome in outcomes:
+        kind, details = _classify(outcome, give_up, message.attempts)
+        if kind is EventType.DELIVERED:
+            state[outcome.recipient] = RecipientState.DELIVERED.value
+        elif kind is EventType.BOUNCED:
+            state[outcome.recipient] = RecipientState.BOUNCED.value
+        events.append(
+            EventRecord(
+                message_id=message.id,
+                server_id=message.server_id,
+                type=kind,
+                recipient=outcome.recipient,
+                at=now,
+                details=details,
+            )
+        )
+    status = _status(state)
+    result = AttemptResult(
+        message_id=message.id,
+        status=status,
+        rcpt_state=state,
+        next_attempt_at=schedule.next_attempt(message.attempts, now)
+        if status is MessageStatus.DEFERRED
+        else now,
+        updated_at=now,
+    )
+    return result, events
+
+
+def _classify(
+    outcome: RecipientOutcome, give_up: bool, attempt: int
+) -> tuple[EventType, dict[str, str]]:
+    details = {
+        "reply": str(outcome.reply),
+        "host": outcome.host,
+        "ip": outcome.ip,
+        "attempt": str(attempt),
+    }
+    match outcome.reply_class:
+        case ReplyClass.SUCCESS:
+            return EventType.DELIVERED, details
+        case ReplyClass.PERMANENT:
+            return EventType.BOUNCED, {**details, "bounce": "hard"}
+        case ReplyClass.TRANSIENT if give_up:
+            # Retried for the whole retry window: a soft bounce, not a lost message.
+            return EventType.BOUNCED, {**details, "bounce": "soft", "reason": "retries expired"}
+        case _:
+            return EventType.DEFERRED, details
+
+
+def _status(state: dict[str, str]) -> MessageStatus:
+    values = set(state.values())
+    if RecipientState.PENDING.value in values:
+        return MessageStatus.DEFERRED
+    if values == {RecipientState.DELIVERED.value}:
+        return MessageStatus.DELIVERED
+    if values == {RecipientState.BOUNCED.value}:
+        return MessageStatus.BOUNCED
+    return MessageStatus.PARTIAL

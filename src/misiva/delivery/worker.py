@@ -1,0 +1,191 @@
+"""The delivery worker: a claim / lease / attempt loop with a run_once() that tests call."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from misiva.delivery.deliver import Delivery, DeliveryDeps, deliver_one
+from misiva.delivery.retry import RetrySchedule, settle
+from misiva.domain.clock import Clock, utcnow
+from misiva.domain.delivery import AttemptResult, ClaimedMessage, EventRecord, RecipientOutcome
+from misiva.domain.ids import new_worker_id
+from misiva.domain.records import CapturedMessage, SendingDomain
+from misiva.domain.smtp import SMTPReply
+from misiva.events.record import record_attempts
+from misiva.storage import Database, queue
+from misiva.storage import capture as capture_store
+from misiva.storage import domains as domain_store
+
+log = logging.getLogger(__name__)
+
+INTERNAL_ERROR = SMTPReply(451, "4.3.0 local error while delivering; will retry")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerConfig:
+    batch_size: int = 200
+    concurrency: int = 50
+    lease_seconds: float = 300.0
+    poll_seconds: float = 1.0
+
+
+class DeliveryWorker:
+    """Claims due messages, delivers them concurrently and records outcomes in batches."""
+
+    def __init__(
+        self,
+        db: Database,
+        deps: DeliveryDeps,
+        *,
+        schedule: RetrySchedule,
+        config: WorkerConfig,
+        clock: Clock = utcnow,
+    ) -> None:
+        self.worker_id = new_worker_id()
+        self._db = db
+        self._deps = deps
+        self._schedule = schedule
+        self._config = config
+        self._clock = clock
+        self._domains: dict[int, SendingDomain] = {}
+        self._wake = asyncio.Event()
+        # Finished attempts waiting for the recorder, each with a future set once committed.
+        self._done: list[tuple[Delivery, asyncio.Future[None]]] = []
+        self._done_event = asyncio.Event()
+        self._drained = False
+
+    def wake(self) -> None:
+        """Called after a commit that queued mail: no polling interval between accept and send."""
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Claim one batch, deliver it all, record it all; returns how many were claimed."""
+        claimed = await self._claim(self._config.batch_size)
+        deliveries = await asyncio.gather(*(self._attempt(m) for m in claimed))
+        await self._record(list(deliveries))
+        return len(claimed)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Deliver until `stop` is set, then finish what is in flight (graceful drain)."""
+        in_flight: set[asyncio.Task[None]] = set()
+        self._drained = False
+        recorder = asyncio.create_task(self._recorder())
+        try:
+            while not stop.is_set():
+                wanted = min(self._config.concurrency - len(in_flight), self._config.batch_size)
+                # Clear before claiming: a commit that lands during the claim wakes us again.
+                self._wake.clear()
+                claimed = await self._claim(wanted) if wanted > 0 else []
+                for message in claimed:
+                    task = asyncio.create_task(self._attempt_and_queue(message))
+                    in_flight.add(task)
+                    task.add_done_callback(in_flight.discard)
+                more_due = wanted > 0 and len(claimed) == wanted
+                if not more_due or len(in_flight) >= self._config.concurrency:
+                    await self._idle(stop, in_flight)
+        finally:
+            if in_flight:
+                log.info("draining %d deliveries in flight", len(in_flight))
+                await asyncio.gather(*in_flight, return_exceptions=True)
+            self._drained = True
+            self._done_event.set()
+            await recorder
+
+    async def _idle(self, stop: asyncio.Event, in_flight: set[asyncio.Task[None]]) -> None:
+        """Sleep until a stop, a commit that queued mail, a free delivery slot or the poll tick."""
+        signals = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
+        saturated = len(in_flight) >= self._config.concurrency
+        waiters = signals + (list(in_flight) if saturated else [])
+        try:
+            await asyncio.wait(
+                waiters, timeout=self._config.poll_seconds, return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for signal in signals:
+                signal.cancel()
+
+    async def _claim(self, limit: int) -> list[ClaimedMessage]:
+        now = self._clock()
+        lease_until = now + timedelta(seconds=self._config.lease_seconds)
+        async with self._db.transaction() as tx:
+            claimed = await queue.claim_due(
+                tx, worker_id=self.worker_id, now=now, lease_until=lease_until, limit=limit
+            )
+            missing = list({m.domain_id for m in claimed} - self._domains.keys())
+            self._domains.update(await domain_store.get_domains_by_id(tx, missing))
+        return claimed
+
+    async def _attempt(self, message: ClaimedMessage) -> Delivery:
+        try:
+            return await deliver_one(message, self._domains[message.domain_id], self._deps)
+        except Exception:
+            # A bug or an unexpected library error must not lose the message or stop the
+            # worker: the attempt counts as a transient failure and is retried.
+            log.exception("delivery of %s failed unexpectedly", message.id)
+            outcomes = [RecipientOutcome(r, INTERNAL_ERROR) for r in message.pending]
+            return Delivery(message=message, outcomes=outcomes, captured=None)
+
+    async def _attempt_and_queue(self, message: ClaimedMessage) -> None:
+        """One delivery slot: held until the outcome is committed, so the messages a crash
+        can deliver twice never outnumber the concurrency limit."""
+        recorded = asyncio.get_running_loop().create_future()
+        delivery = await self._attempt(message)
+        # Not `self._done.append(await ...)`: the recorder swaps the list during the await.
+        self._done.append((delivery, recorded))
+        self._done_event.set()
+        await recorded
+
+    async def _recorder(self) -> None:
+        """Write finished attempts in batches: those that finish while a commit runs share
+        the next one, so the database sees one transaction per batch, not per message."""
+        while not (self._drained and not self._done):
+            await self._done_event.wait()
+            self._done_event.clear()
+            batch, self._done = self._done, []
+            if batch:
+                await self._record_safely([delivery for delivery, _ in batch])
+                for _, recorded in batch:
+                    recorded.set_result(None)
+
+    async def _record_safely(self, batch: list[Delivery]) -> None:
+        try:
+            await self._record(batch)
+        except Exception:
+            # The lease runs out and the messages are delivered again: a duplicate, never a
+            # loss (at-least-once).
+            log.exception("could not record %d delivery attempts", len(batch))
+
+    async def _record(self, deliveries: list[Delivery]) -> None:
+        if not deliveries:
+            return
+        now = self._clock()
+        attempts: list[AttemptResult] = []
+        events: list[EventRecord] = []
+        captured: list[CapturedMessage] = []
+        for delivery in deliveries:
+            result, new_events = settle(delivery.message, delivery.outcomes, now, self._schedule)
+            attempts.append(result)
+            events += new_events
+            if delivery.captured is not None:
+                captured.append(_captured(delivery, now))
+        async with self._db.transaction() as tx:
+            await record_attempts(tx, attempts, events)
+            await capture_store.insert_captured(tx, captured)
+        log.debug("recorded %d attempts", len(attempts))
+
+
+def _captured(delivery: Delivery, now: datetime) -> CapturedMessage:
+    assert delivery.captured is not None
+    message = delivery.message
+    return CapturedMessage(
+        id=0,
+        message_id=message.id,
+        server_id=message.server_id,
+        envelope_from=message.envelope_from,
+        recipients=[o.recipient for o in delivery.outcomes],
+        mime=delivery.captured,
+        created_at=now,
+    )

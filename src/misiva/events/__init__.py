@@ -1,0 +1,1 @@
+"""Events: the one write path for "something happened" to a message."""

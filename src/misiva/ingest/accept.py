@@ -1,0 +1,259 @@
+"""Accept sends: validate, build, and queue them with their `queued` events in one commit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from misiva.domain.clock import Clock, utcnow
+from misiva.domain.enums import ErrorCode
+from misiva.domain.errors import InvalidRequest, MisivaError, SenderNotAllowed
+from misiva.domain.ids import new_message_id
+from misiva.domain.message import SendFields, SendRequest, SendResult
+from misiva.domain.records import NewMessage, SendingDomain
+from misiva.events.record import record_queued
+from misiva.ingest.tenants import ServerContext, ServerDirectory
+from misiva.ingest.validate import validate_send
+from misiva.mail.addresses import format_address
+from misiva.mail.mime import build_mime
+from misiva.storage import Database
+from misiva.storage import idempotency as idempotency_store
+
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+TEST_JOB_ACCEPTED = "Test job accepted"
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """One item of a submission: either a message ready to queue or the reason it is not."""
+
+    result: SendResult
+    message: NewMessage | None
+
+
+class Ingestor:
+    """The one way into the queue, shared by the HTTP API and the CLI."""
+
+    def __init__(
+        self,
+        db: Database,
+        directory: ServerDirectory,
+        *,
+        clock: Clock = utcnow,
+        on_queued: Callable[[], None] | None = None,
+    ) -> None:
+        self._db = db
+        self._directory = directory
+        self._clock = clock
+        self.on_queued = on_queued
+
+    async def accept(
+        self,
+        context: ServerContext,
+        items: Sequence[SendFields | MisivaError],
+        *,
+        idempotency_key: str | None = None,
+    ) -> list[SendResult]:
+        """Queue every valid item; an invalid one gets its error in its place of the result.
+
+        Returns only after the messages and their events are committed (accept = commit).
+        """
+        if idempotency_key:
+            replay = await self._replay(context.server.id, idempotency_key)
+            if replay is not None:
+                return replay
+        now = self._clock()
+        context = await self._with_fresh_domains(context, items)
+        prepared = [self._prepare(context, item, now) for item in items]
+        results = [p.result for p in prepared]
+        to_queue = [p.message for p in prepared if p.message is not None]
+        try:
+            await self._commit(context, to_queue, results, idempotency_key, now)
+        except _ConcurrentDuplicate:
+            # Another request with this key committed first: answer what it answered.
+            assert idempotency_key is not None
+            replay = await self._replay(context.server.id, idempotency_key)
+            if replay is None:
+                raise
+            return replay
+        if to_queue and self.on_queued is not None:
+            self.on_queued()
+        return results
+
+    async def _commit(
+        self,
+        context: ServerContext,
+        to_queue: list[NewMessage],
+        results: list[SendResult],
+        idempotency_key: str | None,
+        now: datetime,
+    ) -> None:
+        async with self._db.transaction() as tx:
+            if to_queue:
+                await record_queued(tx, to_queue)
+            # Only a submission that queued something is remembered: a refused one can be
+            # corrected and sent again under the same key.
+            if (
+                idempotency_key
+                and to_queue
+                and not await idempotency_store.save_response(
+                    tx,
+                    context.server.id,
+                    idempotency_key,
+                    200,
+                    _to_json(results),
+                    now,
+                    expired_before=now - IDEMPOTENCY_WINDOW,
+                )
+            ):
+                raise _ConcurrentDuplicate
+
+    def check_only(self, items: Sequence[SendFields | MisivaError]) -> list[SendResult]:
+        """What Postmark's POSTMARK_API_TEST token does: validate, answer, deliver nothing."""
+        return [self._check_one(item) for item in items]
+
+    def _check_one(self, item: SendFields | MisivaError) -> SendResult:
+        if isinstance(item, MisivaError):
+            return _error_result(None, item)
+        try:
+            request = validate_send(item)
+        except MisivaError as error:
+            return _error_result(item.to, error)
+        return SendResult(
+            to=request.to_given,
+            submitted_at=self._clock(),
+            message_id=new_message_id(),
+            error_code=ErrorCode.OK,
+            message=TEST_JOB_ACCEPTED,
+        )
+
+    def _prepare(
+        self, context: ServerContext, item: SendFields | MisivaError, now: datetime
+    ) -> _Prepared:
+        if isinstance(item, MisivaError):
+            return _Prepared(_error_result(None, item), None)
+        try:
+            request = validate_send(item)
+            domain = _sending_domain(context, request)
+            _check_stream(context, request.stream)
+        except MisivaError as error:
+            return _Prepared(_error_result(item.to, error), None)
+        message = _new_message(context, request, domain, now)
+        result = SendResult(
+            to=request.to_given,
+            submitted_at=now,
+            message_id=message.id,
+            error_code=ErrorCode.OK,
+            message="OK",
+        )
+        return _Prepared(result, message)
+
+    async def _with_fresh_domains(
+        self, context: ServerContext, items: Sequence[SendFields | MisivaError]
+    ) -> ServerContext:
+        """Reload the server once if a From domain is not in the cached context yet."""
+        for item in items:
+            if isinstance(item, SendFields) and item.from_:
+                domain = item.from_.rpartition("@")[2].strip(" >").lower()
+                if domain and domain not in context.domains:
+                    return await self._directory.refresh(context)
+        return context
+
+    async def _replay(self, server_id: int, key: str) -> list[SendResult] | None:
+        async with self._db.transaction() as tx:
+            found = await idempotency_store.find_response(
+                tx, server_id, key, self._clock() - IDEMPOTENCY_WINDOW
+            )
+        return _from_json(found[1]) if found else None
+
+
+class _ConcurrentDuplicate(MisivaError):
+    """Two requests with one Idempotency-Key raced; the loser's transaction is rolled back."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Another request with the same Idempotency-Key is being processed; retry it."
+        )
+
+
+def _sending_domain(context: ServerContext, request: SendRequest) -> SendingDomain:
+    domain = context.domains.get(request.sender.domain)
+    if domain is None:
+        raise SenderNotAllowed(
+            f"The 'From' address you supplied ({request.sender.email}) is not a Sender "
+            "Signature on your account. Please add and confirm this address in order to be "
+            "able to use it in the 'From' field of your messages."
+        )
+    return domain
+
+
+def _check_stream(context: ServerContext, stream: str) -> None:
+    if stream not in context.sendable_streams:
+        raise InvalidRequest(
+            "The 'MessageStream' provided does not exist on this server.",
+            ErrorCode.STREAM_NOT_FOUND,
+        )
+
+
+def _new_message(
+    context: ServerContext, request: SendRequest, domain: SendingDomain, now: datetime
+) -> NewMessage:
+    message_id = new_message_id()
+    return NewMessage(
+        id=message_id,
+        server_id=context.server.id,
+        stream=request.stream,
+        domain_id=domain.id,
+        sender=format_address(request.sender),
+        envelope_from=request.sender.email,
+        to=[(a.email, a.name) for a in request.to],
+        cc=[(a.email, a.name) for a in request.cc],
+        bcc=[(a.email, a.name) for a in request.bcc],
+        recipients=request.recipients,
+        subject=request.subject,
+        tag=request.tag,
+        metadata=request.metadata,
+        track_opens=request.track_opens,
+        track_links=request.track_links.value if request.track_links else None,
+        mime=build_mime(request, message_id=message_id, domain=domain.name, date=now),
+        accepted_at=now,
+    )
+
+
+def _error_result(to: str | None, error: MisivaError) -> SendResult:
+    return SendResult(
+        to=to or "",
+        submitted_at=None,
+        message_id="",
+        error_code=error.error_code,
+        message=error.message,
+    )
+
+
+def _to_json(results: list[SendResult]) -> list[dict[str, object]]:
+    return [
+        {
+            "to": r.to,
+            "submitted_at": r.submitted_at.isoformat() if r.submitted_at else None,
+            "message_id": r.message_id,
+            "error_code": r.error_code,
+            "message": r.message,
+        }
+        for r in results
+    ]
+
+
+def _from_json(stored: list[dict[str, object]]) -> list[SendResult]:
+    return [
+        SendResult(
+            to=str(r["to"]),
+            submitted_at=datetime.fromisoformat(str(r["submitted_at"]))
+            if r["submitted_at"]
+            else None,
+            message_id=str(r["message_id"]),
+            error_code=int(str(r["error_code"])),
+            message=str(r["message"]),
+        )
+        for r in stored
+    ]
