@@ -116,7 +116,8 @@ def settings_markdown() -> str:
     for name, info in Settings.model_fields.items():
         default = info.default
         shown = "" if default is None else f"`{default}`"
-        lines.append(f"| `MISIVA_{name.upper()}` | {shown} | {info.description or ''} |")
+        meaning = (info.description or "").replace("|", "\\|")
+        lines.append(f"| `MISIVA_{name.upper()}` | {shown} | {meaning} |")
     return "\n".join(lines) + "\n"
 
 

@@ -1,0 +1,1 @@
+"""The Postmark-compatible HTTP door: thin routes, pydantic schemas, the error map."""

@@ -1,0 +1,89 @@
+"""Build the FastAPI application: routes, Postmark's error map, path normalisation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.routing import APIRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from misiva.api import routes_capture, routes_email, routes_messages
+from misiva.api.deps import ApiDeps
+from misiva.api.responses import error_response
+from misiva.api.schemas import EmailIn
+from misiva.domain.errors import MisivaError, NotFound, TooLarge, Unauthorized
+
+
+class _CanonicalPath:
+    """Real Postmark clients write `/deliveryStats` and `/deliverystats`, `/email/withTemplate/`
+    and `/email/withTemplate`: match the fixed words of a path ignoring case, and ignore one
+    trailing slash. Parameters (ids, aliases) keep their case."""
+
+    def __init__(self, app: ASGIApp, words: frozenset[str]) -> None:
+        self.app = app
+        self.words = {word.lower(): word for word in words}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            if len(path) > 1 and path.endswith("/"):
+                path = path[:-1]
+            path = "/".join(self.words.get(part.lower(), part) for part in path.split("/"))
+            if path != scope["path"]:
+                scope = {**scope, "path": path, "raw_path": path.encode()}
+        await self.app(scope, receive, send)
+
+
+def _fixed_words(paths: list[str]) -> frozenset[str]:
+    return frozenset(
+        part for path in paths for part in path.split("/") if part and not part.startswith("{")
+    )
+
+
+async def _misiva_error(_request: Request, exc: Exception) -> Any:
+    assert isinstance(exc, MisivaError)
+    if isinstance(exc, Unauthorized):
+        return error_response(401, exc.error_code, exc.message)
+    if isinstance(exc, TooLarge):
+        return error_response(413, exc.error_code, exc.message)
+    if isinstance(exc, NotFound):
+        # Postmark answers a missing message with 422 and ErrorCode 701, not 404.
+        return error_response(422, exc.error_code, exc.message)
+    return error_response(422, exc.error_code, exc.message)
+
+
+def create_app(deps: ApiDeps) -> FastAPI:
+    app = FastAPI(
+        title="Misiva",
+        summary="Self-hosted transactional email with a Postmark-compatible API.",
+        version="0.1.0",
+    )
+    app.state.deps = deps
+    app.router.redirect_slashes = False
+    paths = []
+    for module in (routes_email, routes_messages, routes_capture):
+        app.include_router(module.router)
+        paths += [route.path for route in module.router.routes if isinstance(route, APIRoute)]
+    app.add_exception_handler(MisivaError, _misiva_error)
+    app.add_middleware(_CanonicalPath, words=_fixed_words(paths))
+    _document_bodies(app)
+    return app
+
+
+def _document_bodies(app: FastAPI) -> None:
+    """Routes read their JSON themselves (to answer in Postmark's error shapes), so the
+    request schemas are added to the OpenAPI document here for /docs to show them."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            email = EmailIn.model_json_schema(ref_template="#/components/schemas/{model}")
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(email.pop("$defs", {}))
+            components["EmailIn"] = email
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,33 @@
+"""What the HTTP door needs from the rest of Misiva, handed over by the runtime."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from misiva.domain.clock import Clock
+from misiva.ingest.accept import Ingestor
+from misiva.ingest.tenants import ServerContext, ServerDirectory
+from misiva.storage import Database
+
+TEST_TOKEN = "POSTMARK_API_TEST"
+TOKEN_HEADER = "X-Postmark-Server-Token"
+
+
+@dataclass(frozen=True, slots=True)
+class ApiDeps:
+    db: Database
+    directory: ServerDirectory
+    ingestor: Ingestor
+    clock: Clock
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling: a server (by its token) or Postmark's test token."""
+
+    token: str
+    context: ServerContext | None
+
+    @property
+    def is_test(self) -> bool:
+        return self.context is None

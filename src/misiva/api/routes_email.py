@@ -1,0 +1,99 @@
+"""POST /email and /email/batch: Postmark's sending endpoints."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Header, Request
+
+from misiva.api.auth import caller, deps_of
+from misiva.api.deps import Caller
+from misiva.api.responses import JSONResponse, send_result_json, single_send_response
+from misiva.api.schemas import parse_email
+from misiva.domain.enums import ErrorCode
+from misiva.domain.errors import InvalidRequest, MisivaError, TooLarge
+from misiva.domain.message import MAX_BATCH, MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, SendFields
+
+router = APIRouter(tags=["sending"])
+
+_ONE = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/EmailIn"}}}}
+_MANY = {
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "array",
+                "maxItems": MAX_BATCH,
+                "items": {"$ref": "#/components/schemas/EmailIn"},
+            }
+        }
+    }
+}
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)]
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The request body as JSON, refusing oversized bodies before parsing them."""
+    length = request.headers.get("content-length")
+    if length and length.isdigit() and int(length) > limit:
+        raise _too_large(limit)
+    body = await request.body()
+    if len(body) > limit:
+        raise _too_large(limit)
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(
+            f"The request body is not valid JSON: {exc}", ErrorCode.INVALID_JSON
+        ) from None
+
+
+def _too_large(limit: int) -> TooLarge:
+    return TooLarge(f"The request is larger than the {limit // (1024 * 1024)} MB allowed.")
+
+
+@router.post("/email", openapi_extra={"requestBody": _ONE}, summary="Send one email")
+async def send_email(
+    request: Request,
+    who: Annotated[Caller, Depends(caller)],
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    deps = deps_of(request)
+    fields = parse_email(await read_json(request, MAX_MESSAGE_BYTES))
+    if who.context is None:
+        return single_send_response(deps.ingestor.check_only([fields])[0], deps.clock())
+    [result] = await deps.ingestor.accept(who.context, [fields], idempotency_key=idempotency_key)
+    return single_send_response(result, deps.clock())
+
+
+@router.post("/email/batch", openapi_extra={"requestBody": _MANY}, summary="Send a batch")
+async def send_batch(
+    request: Request,
+    who: Annotated[Caller, Depends(caller)],
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    deps = deps_of(request)
+    payload = await read_json(request, MAX_BATCH_BYTES)
+    if not isinstance(payload, list):
+        raise InvalidRequest(
+            "The batch must be a JSON array of messages.", ErrorCode.INCOMPATIBLE_JSON
+        )
+    if len(payload) > MAX_BATCH:
+        raise InvalidRequest(
+            f"The batch has {len(payload)} messages; at most {MAX_BATCH} are allowed.",
+            ErrorCode.TOO_MANY_BATCH_MESSAGES,
+        )
+    items = [_parse_item(item) for item in payload]
+    if who.context is None:
+        results = deps.ingestor.check_only(items)
+    else:
+        results = await deps.ingestor.accept(who.context, items, idempotency_key=idempotency_key)
+    now = deps.clock()
+    return JSONResponse([send_result_json(r, now) for r in results])
+
+
+def _parse_item(item: Any) -> SendFields | MisivaError:
+    try:
+        return parse_email(item)
+    except MisivaError as error:
+        return error

@@ -1,0 +1,75 @@
+"""The `misiva` command: every subcommand is a thin call into the layers below."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+import typer
+from pydantic import ValidationError
+
+from misiva.cli import admin, inspect
+from misiva.cli.common import run
+from misiva.config import load_settings
+from misiva.domain.errors import MisivaError
+from misiva.runtime.serve import parse_only, serve
+from misiva.storage.migrate import upgrade
+
+app = typer.Typer(
+    help="Misiva: self-hosted transactional email with a Postmark-compatible API.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="The database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+admin.register(app)
+inspect.register(app)
+
+
+@app.command("serve")
+def serve_command(
+    only: str = typer.Option(
+        None, "--only", help="Comma-separated components to run: api, worker (default: all)."
+    ),
+) -> None:
+    """Run the platform (HTTP API and delivery workers) until SIGTERM or SIGINT."""
+    config = load_settings()
+    logging.basicConfig(
+        level=config.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    run(serve(config, parse_only(only)))
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create the database or migrate it to the newest schema."""
+    config = load_settings()
+    upgrade(config.database_url)
+    typer.echo(f"database {config.database_url} is up to date")
+
+
+def main() -> None:
+    """Entry point: domain errors and bad settings become one line and exit code 1."""
+    try:
+        app(standalone_mode=False)
+    except MisivaError as error:
+        _fail(error.message)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        _fail(f"invalid setting MISIVA_{field.upper()}: {first['msg']}")
+    except OSError as error:
+        _fail(str(error))
+    except (typer.Abort, KeyboardInterrupt):
+        _fail("aborted")
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"misiva: {message}", err=True)
+    sys.exit(1)

@@ -1,0 +1,1 @@
+"""Process wiring: build the components, run them (`serve --only`), drain on signals."""

@@ -1,0 +1,102 @@
+"""`misiva serve`: run the chosen components in one asyncio process until a signal."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any
+
+import uvicorn
+
+from misiva.api.app import create_app
+from misiva.config import Settings
+from misiva.domain.errors import SetupError
+from misiva.runtime.wiring import Platform, build_platform
+from misiva.storage.migrate import ensure_migrated
+
+log = logging.getLogger(__name__)
+
+COMPONENTS = ("api", "worker")
+
+
+class _ApiServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the runtime owns signals and the drain order."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def parse_only(only: str | None) -> tuple[str, ...]:
+    if not only:
+        return COMPONENTS
+    chosen = tuple(part.strip() for part in only.split(",") if part.strip())
+    unknown = [c for c in chosen if c not in COMPONENTS]
+    if unknown or not chosen:
+        raise SetupError(
+            f"unknown component {', '.join(unknown) or only!r}: choose from {', '.join(COMPONENTS)}"
+        )
+    return chosen
+
+
+def _split_addr(addr: str) -> tuple[str, int]:
+    host, _, port = addr.rpartition(":")
+    if not host or not port.isdigit():
+        raise SetupError(f"MISIVA_HTTP_ADDR {addr!r} is not host:port")
+    return host.strip("[]"), int(port)
+
+
+async def serve(settings: Settings, only: tuple[str, ...] = COMPONENTS) -> None:
+    platform = build_platform(settings)
+    try:
+        await ensure_migrated(platform.db)
+        await _run(platform, only)
+    finally:
+        await platform.close()
+
+
+async def _run(platform: Platform, only: tuple[str, ...]) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    starters: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {}
+    if "worker" in only:
+        worker = platform.new_worker()
+        # In one process, a commit wakes the worker at once instead of at its next poll.
+        platform.ingestor.on_queued = worker.wake
+        starters["worker"] = lambda: worker.run(stop)
+    if "api" in only:
+        host, port = _split_addr(platform.settings.http_addr)
+        config = uvicorn.Config(
+            create_app(platform.api_deps()),
+            host=host,
+            port=port,
+            log_level=platform.settings.log_level.lower(),
+            access_log=False,
+            lifespan="off",
+        )
+        api = _ApiServer(config)
+
+        async def run_api() -> None:
+            stopper = asyncio.create_task(_exit_on(stop, api))
+            await api.serve()
+            stopper.cancel()
+
+        starters["api"] = run_api
+    log.info("misiva serving %s", ", ".join(starters))
+    tasks = {name: asyncio.create_task(start(), name=name) for name, start in starters.items()}
+    done, _pending = await asyncio.wait(tasks.values(), return_when=asyncio.FIRST_EXCEPTION)
+    stop.set()
+    await asyncio.gather(*tasks.values(), return_exceptions=True)
+    for task in done:
+        if task.exception() is not None:
+            raise SetupError(f"component {task.get_name()} failed: {task.exception()}")
+
+
+async def _exit_on(stop: asyncio.Event, api: uvicorn.Server) -> None:
+    await stop.wait()
+    api.should_exit = True

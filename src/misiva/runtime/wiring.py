@@ -1,0 +1,78 @@
+"""Build Misiva's parts from the settings, once, and hand each what it needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from misiva.api.deps import ApiDeps
+from misiva.config import Settings
+from misiva.delivery.deliver import DeliveryDeps
+from misiva.delivery.retry import RetrySchedule
+from misiva.delivery.routes import parse_routes
+from misiva.delivery.smtp_client import SmtpClientPool
+from misiva.delivery.transports import transport_table
+from misiva.delivery.worker import DeliveryWorker, WorkerConfig
+from misiva.dns.resolver import Resolver
+from misiva.domain.clock import utcnow
+from misiva.ingest.accept import Ingestor
+from misiva.ingest.tenants import ServerDirectory
+from misiva.storage import Database
+
+
+@dataclass
+class Platform:
+    """Everything one process runs; the CLI builds it, the runtime starts what is asked."""
+
+    settings: Settings
+    db: Database
+    directory: ServerDirectory
+    ingestor: Ingestor
+    _pools: list[SmtpClientPool] = field(default_factory=list)
+
+    def api_deps(self) -> ApiDeps:
+        return ApiDeps(db=self.db, directory=self.directory, ingestor=self.ingestor, clock=utcnow)
+
+    def new_worker(self) -> DeliveryWorker:
+        s = self.settings
+        pool = SmtpClientPool(
+            helo_name=s.hostname,
+            max_per_destination=s.smtp_max_connections,
+            connect_timeout=s.smtp_connect_timeout,
+            command_timeout=s.smtp_command_timeout,
+            verify_certificates=s.smtp_verify_certificates,
+        )
+        self._pools.append(pool)
+        resolver = Resolver(nameserver=s.dns_nameserver)
+        deps = DeliveryDeps(
+            routes=parse_routes(s.routes),
+            transports=transport_table(pool, resolver, s.mx_port),
+        )
+        worker = DeliveryWorker(
+            self.db,
+            deps,
+            schedule=RetrySchedule(
+                first_seconds=s.retry_first_seconds,
+                max_interval_seconds=s.retry_max_interval_seconds,
+                max_age_seconds=s.retry_max_age_seconds,
+            ),
+            config=WorkerConfig(
+                batch_size=s.worker_batch_size,
+                concurrency=s.worker_concurrency,
+                lease_seconds=s.lease_seconds,
+                poll_seconds=s.worker_poll_seconds,
+            ),
+        )
+        return worker
+
+    async def close(self) -> None:
+        for pool in self._pools:
+            await pool.close()
+        await self.db.close()
+
+
+def build_platform(settings: Settings) -> Platform:
+    # Fail fast on a bad MISIVA_ROUTES, before anything starts.
+    parse_routes(settings.routes)
+    db = Database(settings.database_url)
+    directory = ServerDirectory(db)
+    return Platform(settings=settings, db=db, directory=directory, ingestor=Ingestor(db, directory))

@@ -1,0 +1,103 @@
+"""Crash safety and sharing one queue: kill -9 mid-delivery, two workers on PostgreSQL."""
+
+from __future__ import annotations
+
+import email
+import re
+import time
+from collections import Counter
+from collections.abc import Callable
+
+import httpx
+import pytest
+from harness import Misiva
+
+from misiva.testing.smtp_sink import SmtpSink
+
+pytestmark = pytest.mark.slow
+
+CONCURRENCY = 20
+_MESSAGE_ID = re.compile(rb"^Message-ID: <([0-9a-f-]{36})@", re.MULTILINE | re.IGNORECASE)
+
+
+def _send_batches(misiva: Misiva, token: str, total: int, size: int = 500) -> list[str]:
+    ids: list[str] = []
+    with httpx.Client(base_url=misiva.url, timeout=60) as client:
+        for start in range(0, total, size):
+            batch = [
+                {
+                    "From": "hola@shop.test",
+                    "To": f"user{n}@example.com",
+                    "Subject": f"Order {n}",
+                    "TextBody": f"Order {n} confirmed",
+                }
+                for n in range(start, min(start + size, total))
+            ]
+            response = client.post(
+                "/email/batch", json=batch, headers={"X-Postmark-Server-Token": token}
+            )
+            response.raise_for_status()
+            assert all(r["ErrorCode"] == 0 for r in response.json())
+            ids += [r["MessageID"] for r in response.json()]
+    return ids
+
+
+def _received_ids(sink: SmtpSink) -> list[str]:
+    found = []
+    for message in sink.messages:
+        match = _MESSAGE_ID.search(message.data)
+        assert match, email.message_from_bytes(message.data)["Message-ID"]
+        found.append(match.group(1).decode())
+    return found
+
+
+def _wait(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
+
+
+def test_kill_9_mid_delivery_loses_no_accepted_message(
+    misiva_factory: Callable[..., Misiva], sink: SmtpSink
+) -> None:
+    sink.delay(0.002)  # a slower receiver, so the kill lands while mail is in flight
+    misiva = misiva_factory(
+        routes=f"*=smtp://127.0.0.1:{sink.port}?tls=none",
+        lease_seconds="3",
+        worker_concurrency=str(CONCURRENCY),
+    )
+    token, _ = misiva.setup_tenant()
+    first = misiva.serve()
+    accepted = _send_batches(misiva, token, 1000)
+    assert _wait(lambda: sink.count >= 100, timeout=60)
+    first.kill()
+    first.wait()
+    at_kill = sink.count
+    assert at_kill < 1000, "everything was delivered before the kill; slow the sink down"
+    misiva.serve()
+    assert _wait(lambda: set(accepted) <= set(_received_ids(sink)), timeout=120)
+    received = Counter(_received_ids(sink))
+    duplicates = sum(n - 1 for n in received.values())
+    assert set(received) == set(accepted)
+    assert duplicates <= CONCURRENCY
+
+
+def test_two_workers_share_one_postgres_queue_without_double_delivery(
+    misiva_factory: Callable[..., Misiva], sink: SmtpSink, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer: several worker processes are a PostgreSQL setup")
+    misiva = misiva_factory(routes=f"*=smtp://127.0.0.1:{sink.port}?tls=none")
+    token, _ = misiva.setup_tenant()
+    misiva.serve("--only", "api")
+    misiva.serve("--only", "worker", wait_http=False)
+    misiva.serve("--only", "worker", wait_http=False)
+    accepted = _send_batches(misiva, token, 1000)
+    assert _wait(lambda: sink.count >= 1000, timeout=120)
+    time.sleep(1)  # anything delivered twice would arrive now
+    received = Counter(_received_ids(sink))
+    assert set(received) == set(accepted)
+    assert max(received.values()) == 1
