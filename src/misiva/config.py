@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,9 @@ class Settings(BaseSettings):
         25, description="Port used for MX delivery (25 on the Internet; tests use another)."
     )
     hostname: str = Field(
-        "localhost", description="Name this host gives in EHLO when it delivers mail."
+        default_factory=socket.getfqdn,
+        description="Name this host gives in EHLO when it delivers mail (default: its FQDN); "
+        "receivers check that it resolves.",
     )
     retry_max_age_seconds: int = Field(
         48 * 3600,
@@ -115,7 +118,7 @@ def settings_markdown() -> str:
     ]
     for name, info in Settings.model_fields.items():
         default = info.default
-        shown = "" if default is None else f"`{default}`"
+        shown = "" if default is None or info.default_factory else f"`{default}`"
         meaning = (info.description or "").replace("|", "\\|")
         lines.append(f"| `MISIVA_{name.upper()}` | {shown} | {meaning} |")
     return "\n".join(lines) + "\n"
