@@ -15,6 +15,16 @@ from misiva.storage import servers as server_store
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
+class FakeClock:
+    """A monotonic clock that moves only when a test moves it."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @dataclass
 class Tenant:
     server: Server

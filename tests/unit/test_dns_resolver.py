@@ -6,17 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from builders import FakeClock
 from misiva.dns.resolver import DnsError, Resolver
 from misiva.domain.errors import MisivaError, SetupError
 from misiva.testing.dns_server import DnsServer
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

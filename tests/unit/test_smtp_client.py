@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from builders import FakeClock
 from misiva.delivery.smtp_client import SmtpClientPool
 from misiva.domain.delivery import Destination, RecipientOutcome
 from misiva.domain.enums import TlsMode
@@ -17,14 +18,6 @@ from misiva.testing.smtp_sink import SmtpSink, self_signed_context
 
 MESSAGE = b"From: a@example.org\r\nTo: x@example.com\r\nSubject: hi\r\n\r\nHello.\r\n"
 SENDER = "bounces@example.org"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
