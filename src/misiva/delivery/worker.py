@@ -11,6 +11,7 @@ from misiva.delivery.deliver import Delivery, DeliveryDeps, deliver_one
 from misiva.delivery.retry import RetrySchedule, settle
 from misiva.domain.clock import Clock, utcnow
 from misiva.domain.delivery import AttemptResult, ClaimedMessage, EventRecord, RecipientOutcome
+from misiva.domain.errors import MisivaError
 from misiva.domain.ids import new_worker_id
 from misiva.domain.records import CapturedMessage, SendingDomain
 from misiva.domain.smtp import SMTPReply
@@ -78,7 +79,7 @@ class DeliveryWorker:
                 wanted = min(self._config.concurrency - len(in_flight), self._config.batch_size)
                 # Clear before claiming: a commit that lands during the claim wakes us again.
                 self._wake.clear()
-                claimed = await self._claim(wanted) if wanted > 0 else []
+                claimed = await self._claim_safely(wanted) if wanted > 0 else []
                 for message in claimed:
                     task = asyncio.create_task(self._attempt_and_queue(message))
                     in_flight.add(task)
@@ -106,6 +107,14 @@ class DeliveryWorker:
         finally:
             for signal in signals:
                 signal.cancel()
+
+    async def _claim_safely(self, limit: int) -> list[ClaimedMessage]:
+        """A database that is briefly unreachable pauses delivery; it does not stop it."""
+        try:
+            return await self._claim(limit)
+        except MisivaError as error:
+            log.error("cannot claim messages, retrying: %s", error.message)
+            return []
 
     async def _claim(self, limit: int) -> list[ClaimedMessage]:
         now = self._clock()
