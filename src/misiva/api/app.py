@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from misiva.api import routes_capture, routes_email, routes_messages
+from misiva.api import routes_capture, routes_contacts, routes_email, routes_messages
 from misiva.api.deps import ApiDeps
 from misiva.api.responses import error_response
 from misiva.api.schemas import EmailIn
@@ -62,7 +62,7 @@ def create_app(deps: ApiDeps) -> FastAPI:
     app.state.deps = deps
     app.router.redirect_slashes = False
     paths = []
-    for module in (routes_email, routes_messages, routes_capture):
+    for module in (routes_email, routes_messages, routes_capture, routes_contacts):
         app.include_router(module.router)
         paths += [route.path for route in module.router.routes if isinstance(route, APIRoute)]
     app.add_exception_handler(MisivaError, _misiva_error)

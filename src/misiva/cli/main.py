@@ -9,7 +9,7 @@ import click
 import typer
 from pydantic import ValidationError
 
-from misiva.cli import admin, inspect
+from misiva.cli import admin, contacts, inspect
 from misiva.cli.common import run
 from misiva.config import load_settings
 from misiva.domain.errors import MisivaError
@@ -26,6 +26,7 @@ db_app = typer.Typer(help="The database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 admin.register(app)
 inspect.register(app)
+contacts.register(app)
 
 
 @app.command("serve")

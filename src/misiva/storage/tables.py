@@ -22,6 +22,10 @@ servers = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("name", sa.String(100), nullable=False, unique=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # The locale a template variant falls back to when neither send nor contact names one.
+    sa.Column("default_locale", sa.String(35), nullable=False, server_default="en"),
+    # Brand settings templates read as `server.brand` (logo, colours, legal address...).
+    sa.Column("brand", JSONType, nullable=False, server_default="{}"),
 )
 
 server_tokens = sa.Table(
@@ -82,6 +86,9 @@ messages = sa.Table(
     sa.Column("metadata", JSONType, nullable=False),
     sa.Column("track_opens", sa.Boolean, nullable=True),
     sa.Column("track_links", sa.String(16), nullable=True),
+    sa.Column("template_id", sa.Integer, nullable=True),
+    sa.Column("template_version", sa.Integer, nullable=True),
+    sa.Column("locale", sa.String(35), nullable=True),
     sa.Column("mime", sa.LargeBinary, nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("next_attempt_at", UTCDateTime, nullable=False),
@@ -133,4 +140,56 @@ captured_messages = sa.Table(
     sa.Column("mime", sa.LargeBinary, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Index("ix_captured_messages_server", "server_id", "id"),
+)
+
+templates = sa.Table(
+    "templates",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("server_id", sa.Integer, sa.ForeignKey("servers.id"), nullable=False),
+    sa.Column("alias", sa.String(100), nullable=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("template_type", sa.String(16), nullable=False),
+    sa.Column("layout_alias", sa.String(100), nullable=True),
+    # What sends use; versions above it are drafts.
+    sa.Column("published_version", sa.Integer, nullable=True),
+    sa.Column("latest_version", sa.Integer, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("server_id", "alias"),
+)
+
+# Immutable: a save appends a version; publish and rollback only move published_version.
+template_versions = sa.Table(
+    "template_versions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("template_id", sa.Integer, sa.ForeignKey("templates.id"), nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    # locale -> {"Subject", "HtmlBody", "TextBody", "MjmlBody"}
+    sa.Column("variants", JSONType, nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("template_id", "number"),
+)
+
+contacts = sa.Table(
+    "contacts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("server_id", sa.Integer, sa.ForeignKey("servers.id"), nullable=False),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("first_name", sa.Text, nullable=True),
+    sa.Column("last_name", sa.Text, nullable=True),
+    sa.Column("locale", sa.String(35), nullable=True),
+    sa.Column("country", sa.Text, nullable=True),
+    sa.Column("city", sa.Text, nullable=True),
+    sa.Column("postal_address", sa.Text, nullable=True),
+    sa.Column("member_number", sa.Text, nullable=True),
+    sa.Column("external_id", sa.Text, nullable=True),
+    sa.Column("attributes", JSONType, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.UniqueConstraint("server_id", "email"),
 )
