@@ -30,6 +30,7 @@ check: $(STAMP)
 	$(BIN)/lint-imports
 
 bench: $(STAMP)
+	$(BIN)/python bench/render.py
 	$(BIN)/python bench/send_pipeline.py
 
 docs: $(STAMP)

@@ -8,10 +8,16 @@ from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from misiva.api import routes_capture, routes_contacts, routes_email, routes_messages
+from misiva.api import (
+    routes_capture,
+    routes_contacts,
+    routes_email,
+    routes_messages,
+    routes_templates,
+)
 from misiva.api.deps import ApiDeps
 from misiva.api.responses import error_response
-from misiva.api.schemas import EmailIn
+from misiva.api.schemas import EmailIn, TemplatedEmailIn
 from misiva.domain.errors import MisivaError, NotFound, TooLarge, Unauthorized
 
 
@@ -62,7 +68,8 @@ def create_app(deps: ApiDeps) -> FastAPI:
     app.state.deps = deps
     app.router.redirect_slashes = False
     paths = []
-    for module in (routes_email, routes_messages, routes_capture, routes_contacts):
+    routers = (routes_email, routes_messages, routes_capture, routes_contacts, routes_templates)
+    for module in routers:
         app.include_router(module.router)
         paths += [route.path for route in module.router.routes if isinstance(route, APIRoute)]
     app.add_exception_handler(MisivaError, _misiva_error)
@@ -79,10 +86,11 @@ def _document_bodies(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = build()
-            email = EmailIn.model_json_schema(ref_template="#/components/schemas/{model}")
             components = schema.setdefault("components", {}).setdefault("schemas", {})
-            components.update(email.pop("$defs", {}))
-            components["EmailIn"] = email
+            for model in (EmailIn, TemplatedEmailIn):
+                body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(body.pop("$defs", {}))
+                components[model.__name__] = body
             app.openapi_schema = schema
         return app.openapi_schema
 

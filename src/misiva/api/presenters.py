@@ -80,6 +80,10 @@ def message_details(message: StoredMessage, events: list[StoredEvent]) -> dict[s
         "HtmlBody": html or "",
         "Body": message.mime.decode("utf-8", errors="replace"),
         "MessageEvents": [event_json(e) for e in events],
+        # Misiva: what the content was rendered from, so the log shows exactly what was sent.
+        "TemplateId": message.template_id,
+        "TemplateVersion": message.template_version,
+        "Locale": message.locale,
     }
 
 

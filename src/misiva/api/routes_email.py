@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from misiva.api.auth import caller, deps_of
 from misiva.api.deps import Caller
 from misiva.api.responses import JSONResponse, send_result_json, single_send_response
-from misiva.api.schemas import parse_email
+from misiva.api.schemas import EmailIn, TemplatedEmailIn, parse_email
 from misiva.domain.enums import ErrorCode
 from misiva.domain.errors import InvalidRequest, MisivaError, TooLarge
 from misiva.domain.message import MAX_BATCH, MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, SendFields
@@ -25,6 +25,25 @@ _MANY = {
                 "type": "array",
                 "maxItems": MAX_BATCH,
                 "items": {"$ref": "#/components/schemas/EmailIn"},
+            }
+        }
+    }
+}
+_ONE_TEMPLATED = {
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TemplatedEmailIn"}}}
+}
+_MANY_TEMPLATED = {
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "Messages": {
+                        "type": "array",
+                        "maxItems": MAX_BATCH,
+                        "items": {"$ref": "#/components/schemas/TemplatedEmailIn"},
+                    }
+                },
             }
         }
     }
@@ -72,18 +91,66 @@ async def send_batch(
     who: Annotated[Caller, Depends(caller)],
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    deps = deps_of(request)
     payload = await read_json(request, MAX_BATCH_BYTES)
     if not isinstance(payload, list):
         raise InvalidRequest(
             "The batch must be a JSON array of messages.", ErrorCode.INCOMPATIBLE_JSON
         )
+    return await _send_many(request, who, payload, EmailIn, idempotency_key)
+
+
+@router.post(
+    "/email/withTemplate",
+    openapi_extra={"requestBody": _ONE_TEMPLATED},
+    summary="Send one email from a stored template",
+)
+async def send_with_template(
+    request: Request,
+    who: Annotated[Caller, Depends(caller)],
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    deps = deps_of(request)
+    fields = parse_email(await read_json(request, MAX_MESSAGE_BYTES), TemplatedEmailIn)
+    if who.context is None:
+        return single_send_response(deps.ingestor.check_only([fields])[0], deps.clock())
+    [result] = await deps.ingestor.accept(who.context, [fields], idempotency_key=idempotency_key)
+    return single_send_response(result, deps.clock())
+
+
+@router.post(
+    "/email/batchWithTemplates",
+    openapi_extra={"requestBody": _MANY_TEMPLATED},
+    summary="Send a batch of templated emails",
+)
+async def send_batch_with_templates(
+    request: Request,
+    who: Annotated[Caller, Depends(caller)],
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    payload = await read_json(request, MAX_BATCH_BYTES)
+    # Postmark wraps this batch in an object: {"Messages": [...]}.
+    messages = payload.get("Messages") if isinstance(payload, dict) else None
+    if not isinstance(messages, list):
+        raise InvalidRequest(
+            "The body must be an object with a 'Messages' array.", ErrorCode.INCOMPATIBLE_JSON
+        )
+    return await _send_many(request, who, messages, TemplatedEmailIn, idempotency_key)
+
+
+async def _send_many(
+    request: Request,
+    who: Caller,
+    payload: list[Any],
+    model: type[EmailIn],
+    idempotency_key: str | None,
+) -> JSONResponse:
+    deps = deps_of(request)
     if len(payload) > MAX_BATCH:
         raise InvalidRequest(
             f"The batch has {len(payload)} messages; at most {MAX_BATCH} are allowed.",
             ErrorCode.TOO_MANY_BATCH_MESSAGES,
         )
-    items = [_parse_item(item) for item in payload]
+    items = [_parse_item(item, model) for item in payload]
     if who.context is None:
         results = deps.ingestor.check_only(items)
     else:
@@ -92,8 +159,8 @@ async def send_batch(
     return JSONResponse([send_result_json(r, now) for r in results])
 
 
-def _parse_item(item: Any) -> SendFields | MisivaError:
+def _parse_item(item: Any, model: type[EmailIn]) -> SendFields | MisivaError:
     try:
-        return parse_email(item)
+        return parse_email(item, model)
     except MisivaError as error:
         return error

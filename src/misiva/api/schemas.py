@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from misiva.domain.enums import ErrorCode
 from misiva.domain.errors import InvalidRequest
 from misiva.domain.message import AttachmentFields, HeaderField, SendFields
 
@@ -77,6 +79,26 @@ class EmailIn(_PostmarkModel):
         )
 
 
+class TemplatedEmailIn(EmailIn):
+    """POST /email/withTemplate (and each item of /email/batchWithTemplates)."""
+
+    TemplateId: int | None = None
+    TemplateAlias: str | None = None
+    TemplateModel: dict[str, Any] | None = None
+    InlineCss: bool | None = None
+    Locale: str | None = Field(None, description="Misiva: the locale variant to render.")
+
+    def to_fields(self) -> SendFields:
+        return dataclasses.replace(
+            super().to_fields(),
+            template_id=self.TemplateId,
+            template_alias=self.TemplateAlias,
+            template_model=self.TemplateModel or {},
+            inline_css=self.InlineCss is not False,
+            locale=self.Locale,
+        )
+
+
 class SendResponse(BaseModel):
     To: str
     SubmittedAt: str
@@ -98,14 +120,19 @@ def _metadata_value(value: str | int | float | bool | None) -> str:
     return str(value)
 
 
-def parse_email(item: Any) -> SendFields:
+def parse_email(item: Any, model: type[EmailIn] = EmailIn) -> SendFields:
     """One message object to SendFields, or InvalidRequest naming the first bad field."""
     if not isinstance(item, dict):
         raise InvalidRequest("Invalid email request: each message must be a JSON object.")
     try:
-        return EmailIn.model_validate(item).to_fields()
+        fields = model.model_validate(item).to_fields()
     except ValidationError as exc:
         raise InvalidRequest(_describe(exc)) from None
+    if model is TemplatedEmailIn and not fields.uses_template:
+        raise InvalidRequest(
+            "Provide a 'TemplateId' or a 'TemplateAlias'.", ErrorCode.TEMPLATE_FIELD_MISSING
+        )
+    return fields
 
 
 def _describe(exc: ValidationError) -> str:

@@ -9,7 +9,7 @@ import click
 import typer
 from pydantic import ValidationError
 
-from misiva.cli import admin, contacts, inspect
+from misiva.cli import admin, contacts, inspect, templates
 from misiva.cli.common import run
 from misiva.config import load_settings
 from misiva.domain.errors import MisivaError
@@ -27,6 +27,7 @@ app.add_typer(db_app, name="db")
 admin.register(app)
 inspect.register(app)
 contacts.register(app)
+templates.register(app)
 
 
 @app.command("serve")

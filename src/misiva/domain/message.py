@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from misiva.domain.enums import TrackLinks
 
@@ -52,6 +53,19 @@ class SendFields:
     message_stream: str | None = None
     track_opens: bool | None = None
     track_links: str | None = None
+    # Sending with a stored template (Postmark's /email/withTemplate) instead of bodies.
+    template_id: int | None = None
+    template_alias: str | None = None
+    template_model: dict[str, Any] | None = None
+    inline_css: bool = True
+    # Set once rendered: the published version the content came from.
+    template_version: int | None = None
+    # Misiva's extension: the locale variant to render (else the contact's, else the server's).
+    locale: str | None = None
+
+    @property
+    def uses_template(self) -> bool:
+        return self.template_id is not None or self.template_alias is not None
 
 
 @dataclass(frozen=True, slots=True)

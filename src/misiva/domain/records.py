@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from misiva.domain.enums import EventType, MessageStatus, StreamType
@@ -13,6 +13,8 @@ class Server:
     id: int
     name: str
     created_at: datetime
+    default_locale: str = "en"
+    brand: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,9 @@ class NewMessage:
     track_links: str | None
     mime: bytes
     accepted_at: datetime
+    template_id: int | None = None
+    template_version: int | None = None
+    locale: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +84,9 @@ class StoredMessage:
     attempts: int
     next_attempt_at: datetime
     accepted_at: datetime
+    template_id: int | None = None
+    template_version: int | None = None
+    locale: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

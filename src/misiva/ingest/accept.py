@@ -13,6 +13,7 @@ from misiva.domain.ids import new_message_id
 from misiva.domain.message import SendFields, SendRequest, SendResult
 from misiva.domain.records import NewMessage, SendingDomain
 from misiva.events.record import record_queued
+from misiva.ingest.templated import TemplateRenderer
 from misiva.ingest.tenants import ServerContext, ServerDirectory
 from misiva.ingest.validate import validate_send
 from misiva.mail.addresses import format_address
@@ -42,11 +43,13 @@ class Ingestor:
         *,
         clock: Clock = utcnow,
         on_queued: Callable[[], None] | None = None,
+        templates: TemplateRenderer | None = None,
     ) -> None:
         self._db = db
         self._directory = directory
         self._clock = clock
         self.on_queued = on_queued
+        self._templates = templates or TemplateRenderer(db)
 
     async def accept(
         self,
@@ -65,7 +68,12 @@ class Ingestor:
                 return replay
         now = self._clock()
         context = await self._with_fresh_domains(context, items)
-        prepared = [self._prepare(context, item, now) for item in items]
+        message_ids = [new_message_id() for _ in items]
+        items = await self._templates.render_all(context, items, message_ids)
+        prepared = [
+            self._prepare(context, item, now, message_id)
+            for item, message_id in zip(items, message_ids, strict=True)
+        ]
         results = [p.result for p in prepared]
         to_queue = [p.message for p in prepared if p.message is not None]
         try:
@@ -129,7 +137,11 @@ class Ingestor:
         )
 
     def _prepare(
-        self, context: ServerContext, item: SendFields | MisivaError, now: datetime
+        self,
+        context: ServerContext,
+        item: SendFields | MisivaError,
+        now: datetime,
+        message_id: str,
     ) -> _Prepared:
         if isinstance(item, MisivaError):
             return _Prepared(_error_result(None, item), None)
@@ -139,7 +151,7 @@ class Ingestor:
             _check_stream(context, request.stream)
         except MisivaError as error:
             return _Prepared(_error_result(item.to, error), None)
-        message = _new_message(context, request, domain, now)
+        message = _new_message(context, item, request, domain, now, message_id)
         result = SendResult(
             to=request.to_given,
             submitted_at=now,
@@ -197,9 +209,13 @@ def _check_stream(context: ServerContext, stream: str) -> None:
 
 
 def _new_message(
-    context: ServerContext, request: SendRequest, domain: SendingDomain, now: datetime
+    context: ServerContext,
+    fields: SendFields,
+    request: SendRequest,
+    domain: SendingDomain,
+    now: datetime,
+    message_id: str,
 ) -> NewMessage:
-    message_id = new_message_id()
     return NewMessage(
         id=message_id,
         server_id=context.server.id,
@@ -218,6 +234,9 @@ def _new_message(
         track_links=request.track_links.value if request.track_links else None,
         mime=build_mime(request, message_id=message_id, domain=domain.name, date=now),
         accepted_at=now,
+        template_id=fields.template_id,
+        template_version=fields.template_version,
+        locale=fields.locale,
     )
 
 

@@ -32,6 +32,9 @@ def _row_values(message: NewMessage) -> dict[str, Any]:
         "track_opens": message.track_opens,
         "track_links": message.track_links,
         "mime": message.mime,
+        "template_id": message.template_id,
+        "template_version": message.template_version,
+        "locale": message.locale,
         "attempts": 0,
         "next_attempt_at": message.accepted_at,
         "leased_by": None,
@@ -70,6 +73,9 @@ def _stored(row: Any) -> StoredMessage:
         attempts=row.attempts,
         next_attempt_at=row.next_attempt_at,
         accepted_at=row.accepted_at,
+        template_id=row.template_id,
+        template_version=row.template_version,
+        locale=row.locale,
     )
 
 

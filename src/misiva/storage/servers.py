@@ -12,32 +12,42 @@ from misiva.domain.records import Server, Stream
 from misiva.storage.engine import Tx
 from misiva.storage.tables import server_tokens, servers, streams
 
+_COLUMNS = (
+    servers.c.id,
+    servers.c.name,
+    servers.c.created_at,
+    servers.c.default_locale,
+    servers.c.brand,
+)
+
 
 def _server(row: Any) -> Server:
-    return Server(id=row.id, name=row.name, created_at=row.created_at)
+    return Server(
+        id=row.id,
+        name=row.name,
+        created_at=row.created_at,
+        default_locale=row.default_locale,
+        brand=dict(row.brand),
+    )
 
 
 async def insert_server(tx: Tx, name: str, now: datetime) -> Server:
     result = await tx.execute(
         sa.insert(servers)
-        .values(name=name, created_at=now)
-        .returning(servers.c.id, servers.c.name, servers.c.created_at)
+        .values(name=name, created_at=now, default_locale="en", brand={})
+        .returning(*_COLUMNS)
     )
     return _server(result.one())
 
 
 async def find_server_by_name(tx: Tx, name: str) -> Server | None:
-    result = await tx.execute(
-        sa.select(servers.c.id, servers.c.name, servers.c.created_at).where(servers.c.name == name)
-    )
+    result = await tx.execute(sa.select(*_COLUMNS).where(servers.c.name == name))
     row = result.one_or_none()
     return _server(row) if row else None
 
 
 async def list_servers(tx: Tx) -> list[Server]:
-    result = await tx.execute(
-        sa.select(servers.c.id, servers.c.name, servers.c.created_at).order_by(servers.c.id)
-    )
+    result = await tx.execute(sa.select(*_COLUMNS).order_by(servers.c.id))
     return [_server(row) for row in result]
 
 
@@ -49,7 +59,7 @@ async def insert_token(tx: Tx, server_id: int, token_hash: str, now: datetime) -
 
 async def find_server_by_token_hash(tx: Tx, token_hash: str) -> Server | None:
     result = await tx.execute(
-        sa.select(servers.c.id, servers.c.name, servers.c.created_at)
+        sa.select(*_COLUMNS)
         .join(server_tokens, server_tokens.c.server_id == servers.c.id)
         .where(server_tokens.c.token_hash == token_hash)
     )
@@ -86,3 +96,19 @@ async def list_streams(tx: Tx, server_id: int) -> list[Stream]:
         )
         for row in result
     ]
+
+
+async def update_server_settings(
+    tx: Tx,
+    server_id: int,
+    *,
+    default_locale: str | None = None,
+    brand: dict[str, str] | None = None,
+) -> None:
+    values: dict[str, Any] = {}
+    if default_locale is not None:
+        values["default_locale"] = default_locale
+    if brand is not None:
+        values["brand"] = brand
+    if values:
+        await tx.execute(sa.update(servers).where(servers.c.id == server_id).values(**values))

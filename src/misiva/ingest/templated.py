@@ -1,0 +1,215 @@
+"""Render sends that name a stored template: published version, layout, locale, contact."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from misiva.domain.contacts import Contact
+from misiva.domain.enums import ErrorCode
+from misiva.domain.errors import InvalidRequest, MisivaError, NotFound
+from misiva.domain.message import SendFields
+from misiva.domain.templates import Template, TemplateType
+from misiva.ingest.tenants import ServerContext
+from misiva.mail.addresses import parse_address_list
+from misiva.render.cache import CompiledCache
+from misiva.render.compile import CompiledTemplate, compile_template
+from misiva.render.locales import choose_variant
+from misiva.render.render import render
+from misiva.storage import Database, Tx
+from misiva.storage import contacts as contact_store
+from misiva.storage import templates as template_store
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Loaded:
+    template: Template
+    layout: Template | None
+
+
+class TemplateRenderer:
+    """Fills a templated send's Subject, HtmlBody and TextBody for its recipient.
+
+    Compiling (MJML, layout, CSS inlining, the derived text part) happens once per version,
+    kept in a bounded cache; a send costs two small queries (templates, contacts) per request.
+    """
+
+    def __init__(self, db: Database, cache: CompiledCache | None = None) -> None:
+        self._db = db
+        self._cache = cache or CompiledCache()
+
+    async def render_all(
+        self,
+        context: ServerContext,
+        items: Sequence[SendFields | MisivaError],
+        message_ids: Sequence[str],
+    ) -> list[SendFields | MisivaError]:
+        templated = [i for i in items if isinstance(i, SendFields) and i.uses_template]
+        if not templated:
+            return list(items)
+        async with self._db.transaction() as tx:
+            loaded = await self._load_templates(tx, context.server.id, templated)
+            contacts = await contact_store.get_contacts(
+                tx, context.server.id, [r for i in templated if (r := _first_recipient(i))]
+            )
+            out: list[SendFields | MisivaError] = []
+            for item, message_id in zip(items, message_ids, strict=True):
+                if not isinstance(item, SendFields) or not item.uses_template:
+                    out.append(item)
+                    continue
+                try:
+                    out.append(
+                        await self._render_one(tx, context, item, message_id, loaded, contacts)
+                    )
+                except MisivaError as error:
+                    out.append(error)
+        return out
+
+    async def _load_templates(
+        self, tx: Tx, server_id: int, items: list[SendFields]
+    ) -> dict[str, _Loaded | MisivaError]:
+        loaded: dict[str, _Loaded | MisivaError] = {}
+        for item in items:
+            ref = _ref(item)
+            if ref in loaded:
+                continue
+            template = await template_store.get_template(tx, server_id, ref)
+            if template is None or template.template_type is not TemplateType.STANDARD:
+                loaded[ref] = _not_found(item)
+                continue
+            layout = None
+            if template.layout_alias:
+                layout = await template_store.get_template(tx, server_id, template.layout_alias)
+            loaded[ref] = _Loaded(template, layout)
+        return loaded
+
+    async def _render_one(
+        self,
+        tx: Tx,
+        context: ServerContext,
+        item: SendFields,
+        message_id: str,
+        loaded: dict[str, _Loaded | MisivaError],
+        contacts: dict[str, Contact],
+    ) -> SendFields:
+        found = loaded[_ref(item)]
+        if isinstance(found, MisivaError):
+            raise found
+        recipient = _first_recipient(item)
+        contact = contacts.get(recipient.lower()) if recipient else None
+        server = context.server
+        locale = item.locale or (contact.locale if contact else None) or server.default_locale
+        compiled, variant = await self._compiled(tx, found, item, contact, server.default_locale)
+        model = {
+            **(item.template_model or {}),
+            "contact": contact_namespace(contact, recipient),
+            "server": {"name": server.name, "brand": server.brand},
+            "message": {
+                "id": message_id,
+                "stream": item.message_stream or "outbound",
+                "locale": locale,
+            },
+        }
+        rendered = render(compiled, model, locale=locale)
+        return dataclasses.replace(
+            item,
+            subject=rendered.subject,
+            html_body=rendered.html_body,
+            text_body=rendered.text_body,
+            template_id=found.template.id,
+            template_version=found.template.published_version,
+            locale=variant,
+        )
+
+    async def _compiled(
+        self,
+        tx: Tx,
+        found: _Loaded,
+        item: SendFields,
+        contact: Contact | None,
+        default_locale: str,
+    ) -> tuple[CompiledTemplate, str]:
+        template, layout = found.template, found.layout
+        number = template.published_version or template.latest_version
+        version = await template_store.get_version(tx, template.id, number)
+        assert version is not None
+        variant = choose_variant(
+            version.variants.keys(),
+            item.locale,
+            contact.locale if contact else None,
+            default_locale=default_locale,
+        )
+        layout_number = (layout.published_version or layout.latest_version) if layout else None
+        # Versions are immutable, so a key naming them never goes stale.
+        key = (
+            template.id,
+            number,
+            variant,
+            layout.id if layout else None,
+            layout_number,
+            item.inline_css,
+        )
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached, variant
+        layout_variant = None
+        if layout is not None and layout_number is not None:
+            layout_version = await template_store.get_version(tx, layout.id, layout_number)
+            if layout_version is not None:
+                chosen = choose_variant(
+                    layout_version.variants.keys(), variant, default_locale=default_locale
+                )
+                layout_variant = layout_version.variants[chosen]
+        compiled = compile_template(
+            version.variants[variant], layout_variant, inline=item.inline_css
+        )
+        self._cache.put(key, compiled)
+        return compiled, variant
+
+
+def contact_namespace(contact: Contact | None, recipient: str | None) -> dict[str, Any]:
+    """`contact` as templates see it: standard fields that are set, custom attributes beside
+    them (a standard field wins a clash); absent fields are absent, so `is defined` works."""
+    if contact is None:
+        return {"email": recipient} if recipient else {}
+    standard = {
+        "email": contact.email,
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "locale": contact.locale,
+        "country": contact.country,
+        "city": contact.city,
+        "postal_address": contact.postal_address,
+        "member_number": contact.member_number,
+        "external_id": contact.external_id,
+    }
+    return {**contact.attributes, **{k: v for k, v in standard.items() if v is not None}}
+
+
+def _ref(item: SendFields) -> str:
+    return str(item.template_id) if item.template_id is not None else str(item.template_alias)
+
+
+def _first_recipient(item: SendFields) -> str | None:
+    """One-to-one personalisation reads the profile of the first To recipient."""
+    try:
+        to = parse_address_list("To", item.to)
+    except MisivaError:
+        return None
+    return to[0].email if to else None
+
+
+def _not_found(item: SendFields) -> NotFound:
+    field = "TemplateId" if item.template_id is not None else "TemplateAlias"
+    return NotFound(
+        f"The '{field}' associated with this request is not valid or was not found.",
+        ErrorCode.TEMPLATE_NOT_FOUND,
+    )
+
+
+def require_template_reference(item: SendFields) -> None:
+    if not item.uses_template:
+        raise InvalidRequest(
+            "Provide a 'TemplateId' or a 'TemplateAlias'.", ErrorCode.TEMPLATE_FIELD_MISSING
+        )
