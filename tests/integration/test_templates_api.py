@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from builders import Tenant
+from misiva.accounts.servers import configure_server
 from misiva.config import Settings
 from misiva.runtime.wiring import Platform, build_platform
 from misiva.storage import capture as capture_store
@@ -259,3 +260,33 @@ async def test_layout_placeholder_rules(api: httpx.AsyncClient, tenant: Tenant) 
         "/templates", json={"Name": "S", "Subject": "s", "HtmlBody": "{{{ @content }}}"}
     )
     assert in_standard.json()["ErrorCode"] == 1131
+
+
+async def test_server_brand_and_default_locale_reach_the_template(
+    api: httpx.AsyncClient, platform: Platform, database_url: str
+) -> None:
+    await configure_server(
+        platform.db, "shop", default_locale="es", brand={"company_name": "Tienda Sol"}
+    )
+    await api.post(
+        "/templates",
+        json={
+            "Name": "B",
+            "Alias": "b",
+            "Subject": "{{ server.brand.company_name }}",
+            "TextBody": "{{ 3.5 | money('EUR') }}",
+        },
+    )
+    sent = await api.post(
+        "/email/withTemplate",
+        json={
+            "From": "hola@shop.test",
+            "To": "nadie@example.com",
+            "TemplateAlias": "b",
+            "TemplateModel": {},
+        },
+    )
+    assert sent.status_code == 200, sent.text
+    message = await _deliver_captured(database_url, sent.json()["MessageID"])
+    assert message["Subject"] == "Tienda Sol"
+    assert _part(message, "plain").strip() == "3,50\xa0€"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from misiva.domain.clock import Clock, utcnow
 from misiva.domain.enums import StreamType
-from misiva.domain.errors import Conflict, InvalidRequest
+from misiva.domain.errors import Conflict, InvalidRequest, NotFound
 from misiva.domain.ids import hash_token, new_server_token
 from misiva.domain.message import DEFAULT_STREAM
 from misiva.domain.records import Server
@@ -48,3 +48,26 @@ async def create_server(db: Database, name: str, *, clock: Clock = utcnow) -> Ne
 async def find_server(db: Database, name: str) -> Server | None:
     async with db.transaction() as tx:
         return await server_store.find_server_by_name(tx, name)
+
+
+async def configure_server(
+    db: Database,
+    name: str,
+    *,
+    default_locale: str | None = None,
+    brand: dict[str, str] | None = None,
+) -> Server:
+    """Set what templates see as `server`: the default locale and brand settings (merged)."""
+    async with db.transaction() as tx:
+        server = await server_store.find_server_by_name(tx, name)
+        if server is None:
+            raise NotFound(f"no server named {name!r}")
+        merged = None if brand is None else {**server.brand, **brand}
+        if merged is not None:
+            merged = {k: v for k, v in merged.items() if v != ""}
+        await server_store.update_server_settings(
+            tx, server.id, default_locale=default_locale, brand=merged
+        )
+        updated = await server_store.find_server_by_name(tx, name)
+    assert updated is not None
+    return updated

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from misiva.accounts.domains import add_domain
-from misiva.accounts.servers import create_server
+from misiva.accounts.servers import configure_server, create_server
 from misiva.cli.common import platform, print_json, run
 from misiva.domain.enums import ErrorCode
 from misiva.domain.errors import MisivaError
@@ -44,6 +44,38 @@ def servers_create(
         else:
             typer.echo(f"server {created.server.name} (ID {created.server.id}) created")
             typer.echo(f"API token (shown once, keep it safe): {created.api_token}")
+
+    run(go())
+
+
+@servers_app.command("set")
+def servers_set(
+    name: str,
+    default_locale: str = typer.Option(None, "--default-locale", help="e.g. es or en."),
+    brand: list[str] = typer.Option(
+        [],
+        "--brand",
+        help="KEY=VALUE brand settings templates read as server.brand.KEY "
+        "(company_name, logo_url, primary_color, legal_address, support_email, website_url); "
+        "an empty VALUE removes the key.",
+    ),
+) -> None:
+    """Set a server's default locale and brand settings."""
+    pairs = {}
+    for item in brand:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise MisivaError(f"--brand {item!r} is not KEY=VALUE")
+        pairs[key.strip()] = value
+
+    async def go() -> None:
+        async with platform() as p:
+            server = await configure_server(
+                p.db, name, default_locale=default_locale, brand=pairs or None
+            )
+        typer.echo(f"server {server.name}: default locale {server.default_locale}")
+        for key, value in sorted(server.brand.items()):
+            typer.echo(f"  brand.{key} = {value}")
 
     run(go())
 
