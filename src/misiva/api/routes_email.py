@@ -77,12 +77,7 @@ async def send_email(
     who: Annotated[Caller, Depends(caller)],
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    deps = deps_of(request)
-    fields = parse_email(await read_json(request, MAX_MESSAGE_BYTES))
-    if who.context is None:
-        return single_send_response(deps.ingestor.check_only([fields])[0], deps.clock())
-    [result] = await deps.ingestor.accept(who.context, [fields], idempotency_key=idempotency_key)
-    return single_send_response(result, deps.clock())
+    return await _send_one(request, who, EmailIn, idempotency_key)
 
 
 @router.post("/email/batch", openapi_extra={"requestBody": _MANY}, summary="Send a batch")
@@ -109,12 +104,7 @@ async def send_with_template(
     who: Annotated[Caller, Depends(caller)],
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    deps = deps_of(request)
-    fields = parse_email(await read_json(request, MAX_MESSAGE_BYTES), TemplatedEmailIn)
-    if who.context is None:
-        return single_send_response(deps.ingestor.check_only([fields])[0], deps.clock())
-    [result] = await deps.ingestor.accept(who.context, [fields], idempotency_key=idempotency_key)
-    return single_send_response(result, deps.clock())
+    return await _send_one(request, who, TemplatedEmailIn, idempotency_key)
 
 
 @router.post(
@@ -135,6 +125,17 @@ async def send_batch_with_templates(
             "The body must be an object with a 'Messages' array.", ErrorCode.INCOMPATIBLE_JSON
         )
     return await _send_many(request, who, messages, TemplatedEmailIn, idempotency_key)
+
+
+async def _send_one(
+    request: Request, who: Caller, model: type[EmailIn], idempotency_key: str | None
+) -> JSONResponse:
+    deps = deps_of(request)
+    fields = parse_email(await read_json(request, MAX_MESSAGE_BYTES), model)
+    if who.context is None:
+        return single_send_response(deps.ingestor.check_only([fields])[0], deps.clock())
+    [result] = await deps.ingestor.accept(who.context, [fields], idempotency_key=idempotency_key)
+    return single_send_response(result, deps.clock())
 
 
 async def _send_many(
