@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from misiva.domain.clock import Clock, utcnow
 from misiva.domain.enums import StreamType
 from misiva.domain.errors import Conflict, InvalidRequest, NotFound
-from misiva.domain.ids import hash_token, new_server_token
+from misiva.domain.ids import hash_token, new_server_secret, new_server_token
 from misiva.domain.message import DEFAULT_STREAM
 from misiva.domain.records import Server
 from misiva.storage import Database
@@ -32,7 +32,7 @@ async def create_server(db: Database, name: str, *, clock: Clock = utcnow) -> Ne
     async with db.transaction() as tx:
         if await server_store.find_server_by_name(tx, name) is not None:
             raise Conflict(f"a server named {name!r} already exists")
-        server = await server_store.insert_server(tx, name, now)
+        server = await server_store.insert_server(tx, name, now, new_server_secret())
         await server_store.insert_token(tx, server.id, hash_token(token), now)
         await server_store.insert_stream(
             tx,

@@ -23,6 +23,12 @@ _EVENT_TYPE = {
     EventType.DELIVERED: "Delivered",
     EventType.DEFERRED: "Transient",
     EventType.BOUNCED: "Bounced",
+    # Postmark lists complaints and auto-replies as bounces (of those types).
+    EventType.COMPLAINED: "Bounced",
+    EventType.AUTO_REPLIED: "Bounced",
+    EventType.OPENED: "Opened",
+    EventType.CLICKED: "LinkClicked",
+    EventType.SUBSCRIPTION_CHANGED: "SubscriptionChanged",
 }
 
 
@@ -55,20 +61,45 @@ def event_json(event: StoredEvent) -> dict[str, Any]:
     details: dict[str, Any]
     if event.type is EventType.QUEUED:
         details = {"Summary": "Accepted and queued for delivery."}
+    elif event.type in (EventType.OPENED, EventType.CLICKED, EventType.SUBSCRIPTION_CHANGED):
+        details = _activity_details(event)
     else:
         details = {
             "DeliveryMessage": f"smtp;{event.details.get('reply', '')}",
             "DestinationServer": event.details.get("host", ""),
             "DestinationIP": event.details.get("ip", ""),
         }
-        if event.type is EventType.BOUNCED:
-            details["BounceID"] = str(event.id)
-            details["Summary"] = event.details.get("reply", "")
+        if event.type in (EventType.BOUNCED, EventType.COMPLAINED, EventType.AUTO_REPLIED):
+            details["BounceID"] = event.details.get("bounce_id", str(event.id))
+            details["Type"] = event.details.get("bounce_type", "")
+            details["Summary"] = event.details.get("reply") or event.details.get("diagnostic", "")
     return {
         "Recipient": event.recipient,
         "Type": _EVENT_TYPE[event.type],
         "ReceivedAt": event.created_at.isoformat(),
         "Details": details,
+    }
+
+
+def _activity_details(event: StoredEvent) -> dict[str, Any]:
+    d = event.details
+    if event.type is EventType.OPENED:
+        return {
+            "Summary": "Opened" + (" (proxy)" if d.get("is_proxy") == "true" else ""),
+            "UserAgent": d.get("user_agent", ""),
+            "FirstOpen": d.get("first_open") == "true",
+        }
+    if event.type is EventType.CLICKED:
+        return {
+            "Summary": "Clicked",
+            "Link": d.get("original_link", ""),
+            "ClickLocation": d.get("click_location", "HTML"),
+            "UserAgent": d.get("user_agent", ""),
+        }
+    return {
+        "Origin": d.get("origin", ""),
+        "SuppressSending": d.get("suppress_sending") == "true",
+        "SuppressionReason": d.get("suppression_reason", ""),
     }
 
 

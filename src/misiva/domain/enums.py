@@ -27,6 +27,11 @@ class EventType(StrEnum):
     DELIVERED = "delivered"
     DEFERRED = "deferred"
     BOUNCED = "bounced"
+    OPENED = "opened"
+    CLICKED = "clicked"
+    COMPLAINED = "complained"
+    AUTO_REPLIED = "autoreplied"
+    SUBSCRIPTION_CHANGED = "subscription_changed"
 
 
 class StreamType(StrEnum):

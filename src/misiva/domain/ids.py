@@ -24,3 +24,8 @@ def new_worker_id() -> str:
 def hash_token(token: str) -> str:
     """SHA-256 is enough for tokens: they carry 122 random bits, unlike passwords (argon2)."""
     return hashlib.sha256(token.strip().lower().encode()).hexdigest()
+
+
+def new_server_secret() -> str:
+    """The key that signs a server's tracking and unsubscribe URLs (256 bits, hex)."""
+    return secrets.token_hex(32)

@@ -15,6 +15,7 @@ class Server:
     created_at: datetime
     default_locale: str = "en"
     brand: dict[str, str] = field(default_factory=dict)
+    secret: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,4 +108,60 @@ class CapturedMessage:
     envelope_from: str
     recipients: list[str]
     mime: bytes
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    server_id: int
+    stream: str
+    email: str
+    reason: str  # HardBounce | SpamComplaint | ManualSuppression
+    origin: str  # Recipient | Customer | Admin
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Bounce:
+    id: int
+    server_id: int
+    message_id: str | None
+    stream: str
+    type: str
+    email: str
+    sender: str
+    subject: str
+    tag: str | None
+    details: str
+    inactive: bool
+    can_activate: bool
+    dump_available: bool
+    bounced_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    id: int
+    server_id: int
+    url: str
+    stream: str
+    secret: str
+    http_auth: dict[str, str] | None
+    http_headers: list[dict[str, str]]
+    triggers: dict[str, dict[str, bool]]
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookDelivery:
+    id: int
+    webhook_id: int
+    server_id: int
+    message_id: str
+    event_id: int
+    record_type: str
+    payload: dict[str, object] | None
+    status: str
+    attempts: int
+    next_attempt_at: datetime
     created_at: datetime

@@ -95,3 +95,11 @@ async def count_by_status(tx: Tx, server_id: int | None = None) -> dict[MessageS
     if server_id is not None:
         query = query.where(messages.c.server_id == server_id)
     return {MessageStatus(status): count for status, count in await tx.execute(query)}
+
+
+async def get_messages(tx: Tx, ids: list[str]) -> dict[str, StoredMessage]:
+    """Many messages in one query (what events need to know of their messages)."""
+    if not ids:
+        return {}
+    rows = await tx.execute(sa.select(messages).where(messages.c.id.in_(sorted(set(ids)))))
+    return {row.id: _stored(row) for row in rows}

@@ -18,6 +18,7 @@ _COLUMNS = (
     servers.c.created_at,
     servers.c.default_locale,
     servers.c.brand,
+    servers.c.secret,
 )
 
 
@@ -28,13 +29,14 @@ def _server(row: Any) -> Server:
         created_at=row.created_at,
         default_locale=row.default_locale,
         brand=dict(row.brand),
+        secret=row.secret,
     )
 
 
-async def insert_server(tx: Tx, name: str, now: datetime) -> Server:
+async def insert_server(tx: Tx, name: str, now: datetime, secret: str = "") -> Server:
     result = await tx.execute(
         sa.insert(servers)
-        .values(name=name, created_at=now, default_locale="en", brand={})
+        .values(name=name, created_at=now, default_locale="en", brand={}, secret=secret)
         .returning(*_COLUMNS)
     )
     return _server(result.one())

@@ -26,6 +26,8 @@ servers = sa.Table(
     sa.Column("default_locale", sa.String(35), nullable=False, server_default="en"),
     # Brand settings templates read as `server.brand` (logo, colours, legal address...).
     sa.Column("brand", JSONType, nullable=False, server_default="{}"),
+    # Signs this server's tracking and unsubscribe tokens (hex); never leaves the server.
+    sa.Column("secret", sa.String(64), nullable=False, server_default=""),
 )
 
 server_tokens = sa.Table(
@@ -47,6 +49,9 @@ streams = sa.Table(
     sa.Column("name", sa.String(100), nullable=False),
     sa.Column("stream_type", sa.String(20), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # Defaults for messages that do not say (Postmark's server/stream tracking settings).
+    sa.Column("track_opens", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("track_links", sa.String(16), nullable=False, server_default="None"),
     sa.UniqueConstraint("server_id", "stream_id"),
 )
 
@@ -117,6 +122,7 @@ message_events = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("details", JSONType, nullable=False),
     sa.Index("ix_message_events_message", "message_id", "id"),
+    sa.Index("ix_message_events_server_type", "server_id", "type", "created_at"),
 )
 
 idempotency_keys = sa.Table(
@@ -192,4 +198,92 @@ contacts = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("server_id", "email"),
+)
+
+bounces = sa.Table(
+    "bounces",
+    metadata,
+    sa.Column("id", BigID, primary_key=True, autoincrement=True),
+    sa.Column("server_id", sa.Integer, nullable=False),
+    sa.Column("message_id", sa.String(36), nullable=True),
+    sa.Column("stream", sa.String(30), nullable=False),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("sender", sa.Text, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("tag", sa.Text, nullable=True),
+    sa.Column("details", sa.Text, nullable=False),
+    sa.Column("inactive", sa.Boolean, nullable=False),
+    sa.Column("can_activate", sa.Boolean, nullable=False),
+    # The raw returned message, when the bounce came back as mail (DSN / ARF).
+    sa.Column("dump", sa.LargeBinary, nullable=True),
+    sa.Column("bounced_at", UTCDateTime, nullable=False),
+    sa.Index("ix_bounces_server_bounced", "server_id", "bounced_at"),
+    sa.Index("ix_bounces_message", "message_id"),
+)
+
+# Per stream, as Postmark keeps them; sends to a suppressed address are refused (406).
+suppressions = sa.Table(
+    "suppressions",
+    metadata,
+    sa.Column("server_id", sa.Integer, primary_key=True),
+    sa.Column("stream", sa.String(30), primary_key=True),
+    sa.Column("email", sa.String(320), primary_key=True),
+    sa.Column("reason", sa.String(32), nullable=False),
+    sa.Column("origin", sa.String(16), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+webhooks = sa.Table(
+    "webhooks",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("server_id", sa.Integer, sa.ForeignKey("servers.id"), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("stream", sa.String(30), nullable=False),
+    sa.Column("secret", sa.Text, nullable=False),
+    sa.Column("http_auth", JSONType, nullable=True),
+    sa.Column("http_headers", JSONType, nullable=False),
+    sa.Column("triggers", JSONType, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# The webhook outbox: one row per event and webhook, written in the event's transaction,
+# delivered and retried by the dispatcher; a receiver that is down loses nothing.
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", BigID, primary_key=True, autoincrement=True),
+    sa.Column("webhook_id", sa.Integer, sa.ForeignKey("webhooks.id"), nullable=False),
+    sa.Column("server_id", sa.Integer, nullable=False),
+    sa.Column("message_id", sa.String(36), nullable=False),
+    sa.Column("event_id", sa.BigInteger, nullable=False),
+    sa.Column("record_type", sa.String(32), nullable=False),
+    # Built by the dispatcher at the first attempt and kept, so every retry sends the same bytes.
+    sa.Column("payload", JSONType, nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("last_status", sa.Integer, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("delivered_at", UTCDateTime, nullable=True),
+    sa.Index(
+        "ix_webhook_deliveries_due",
+        "next_attempt_at",
+        sqlite_where=sa.text("status = 'pending'"),
+        postgresql_where=sa.text("status = 'pending'"),
+    ),
+    sa.Index("ix_webhook_deliveries_order", "webhook_id", "message_id", "id"),
+)
+
+webhook_attempts = sa.Table(
+    "webhook_attempts",
+    metadata,
+    sa.Column("id", BigID, primary_key=True, autoincrement=True),
+    sa.Column("delivery_id", sa.BigInteger, nullable=False, index=True),
+    sa.Column("attempted_at", UTCDateTime, nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=True),
+    sa.Column("latency_ms", sa.Float, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
 )
