@@ -9,6 +9,7 @@ from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from misiva.api import (
+    routes_bounces,
     routes_capture,
     routes_contacts,
     routes_email,
@@ -68,7 +69,14 @@ def create_app(deps: ApiDeps) -> FastAPI:
     app.state.deps = deps
     app.router.redirect_slashes = False
     paths = []
-    routers = (routes_email, routes_messages, routes_capture, routes_contacts, routes_templates)
+    routers = (
+        routes_email,
+        routes_messages,
+        routes_capture,
+        routes_contacts,
+        routes_templates,
+        routes_bounces,
+    )
     for module in routers:
         app.include_router(module.router)
         paths += [route.path for route in module.router.routes if isinstance(route, APIRoute)]

@@ -13,6 +13,7 @@ from misiva.domain.ids import new_message_id
 from misiva.domain.message import SendFields, SendRequest, SendResult
 from misiva.domain.records import NewMessage, SendingDomain
 from misiva.events.record import record_queued
+from misiva.ingest.suppressed import all_inactive, find_inactive, partly_inactive
 from misiva.ingest.templated import TemplateRenderer
 from misiva.ingest.tenants import ServerContext, ServerDirectory
 from misiva.ingest.validate import validate_send
@@ -70,9 +71,15 @@ class Ingestor:
         context = await self._with_fresh_domains(context, items)
         message_ids = [new_message_id() for _ in items]
         items = await self._templates.render_all(context, items, message_ids)
+        checked = [self._check(context, item) for item in items]
+        inactive = await find_inactive(
+            self._db, context.server.id, [c[1] if isinstance(c, tuple) else None for c in checked]
+        )
         prepared = [
-            self._prepare(context, item, now, message_id)
-            for item, message_id in zip(items, message_ids, strict=True)
+            self._prepare(context, item, check, now, message_id, skip)
+            for item, check, message_id, skip in zip(
+                items, checked, message_ids, inactive, strict=True
+            )
         ]
         results = [p.result for p in prepared]
         to_queue = [p.message for p in prepared if p.message is not None]
@@ -136,28 +143,41 @@ class Ingestor:
             message=TEST_JOB_ACCEPTED,
         )
 
-    def _prepare(
-        self,
-        context: ServerContext,
-        item: SendFields | MisivaError,
-        now: datetime,
-        message_id: str,
-    ) -> _Prepared:
+    def _check(
+        self, context: ServerContext, item: SendFields | MisivaError
+    ) -> tuple[SendFields, SendRequest, SendingDomain] | SendResult:
+        """Validation: the item's request and sending domain, or its refusal."""
         if isinstance(item, MisivaError):
-            return _Prepared(_error_result(None, item), None)
+            return _error_result(None, item)
         try:
             request = validate_send(item)
             domain = _sending_domain(context, request)
             _check_stream(context, request.stream)
         except MisivaError as error:
-            return _Prepared(_error_result(item.to, error), None)
-        message = _new_message(context, item, request, domain, now, message_id)
+            return _error_result(item.to, error)
+        return item, request, domain
+
+    def _prepare(
+        self,
+        context: ServerContext,
+        item: SendFields | MisivaError,
+        checked: tuple[SendFields, SendRequest, SendingDomain] | SendResult,
+        now: datetime,
+        message_id: str,
+        inactive: frozenset[str],
+    ) -> _Prepared:
+        if isinstance(checked, SendResult):
+            return _Prepared(checked, None)
+        fields, request, domain = checked
+        if inactive and inactive >= set(request.recipients):
+            return _Prepared(_error_result(fields.to, all_inactive(sorted(inactive))), None)
+        message = _new_message(context, fields, request, domain, now, message_id, inactive)
         result = SendResult(
             to=request.to_given,
             submitted_at=now,
             message_id=message.id,
             error_code=ErrorCode.OK,
-            message="OK",
+            message=partly_inactive(sorted(inactive)) if inactive else "OK",
         )
         return _Prepared(result, message)
 
@@ -215,6 +235,7 @@ def _new_message(
     domain: SendingDomain,
     now: datetime,
     message_id: str,
+    inactive: frozenset[str] = frozenset(),
 ) -> NewMessage:
     return NewMessage(
         id=message_id,
@@ -226,7 +247,8 @@ def _new_message(
         to=[(a.email, a.name) for a in request.to],
         cc=[(a.email, a.name) for a in request.cc],
         bcc=[(a.email, a.name) for a in request.bcc],
-        recipients=request.recipients,
+        # Suppressed recipients stay in the headers but are not in the envelope.
+        recipients=tuple(r for r in request.recipients if r not in inactive),
         subject=request.subject,
         tag=request.tag,
         metadata=request.metadata,

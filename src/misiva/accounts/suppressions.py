@@ -1,0 +1,83 @@
+"""Suppression lists per stream: add and remove by hand, reactivate bounces (Postmark's API)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from misiva.domain.clock import Clock, utcnow
+from misiva.domain.enums import ErrorCode
+from misiva.domain.errors import InvalidRequest, MisivaError, NotFound
+from misiva.domain.records import Bounce
+from misiva.mail.addresses import parse_single_address
+from misiva.storage import Database
+from misiva.storage import bounces as bounce_store
+from misiva.storage import suppressions as suppression_store
+
+
+@dataclass(frozen=True, slots=True)
+class SuppressionResult:
+    email: str
+    status: str  # Suppressed | Deleted | Failed
+    message: str | None = None
+
+
+async def add_suppressions(
+    db: Database, server_id: int, stream: str, emails: list[str], *, clock: Clock = utcnow
+) -> list[SuppressionResult]:
+    results = []
+    async with db.transaction() as tx:
+        for email in emails:
+            try:
+                address = parse_single_address("EmailAddress", email).email
+            except MisivaError as error:
+                results.append(SuppressionResult(email, "Failed", error.message))
+                continue
+            await suppression_store.suppress(
+                tx, server_id, stream, address, "ManualSuppression", "Customer", clock()
+            )
+            results.append(SuppressionResult(address, "Suppressed"))
+    return results
+
+
+async def delete_suppressions(
+    db: Database, server_id: int, stream: str, emails: list[str]
+) -> list[SuppressionResult]:
+    """Reactivate addresses; a spam complaint can only be removed by the recipient (Postmark)."""
+    results = []
+    async with db.transaction() as tx:
+        for email in emails:
+            removed = await suppression_store.unsuppress(tx, server_id, stream, email)
+            if removed is not None and removed.reason == "SpamComplaint":
+                await suppression_store.suppress(
+                    tx,
+                    server_id,
+                    stream,
+                    email,
+                    removed.reason,
+                    removed.origin,
+                    removed.created_at,
+                )
+                results.append(
+                    SuppressionResult(email.lower(), "Failed", "Spam complaints cannot be deleted.")
+                )
+                continue
+            await bounce_store.deactivate_for(tx, server_id, stream, email)
+            results.append(SuppressionResult(email.lower(), "Deleted"))
+    return results
+
+
+async def activate_bounce(db: Database, server_id: int, bounce_id: int) -> Bounce:
+    """PUT /bounces/{id}/activate: lift the suppression the bounce caused."""
+    async with db.transaction() as tx:
+        bounce = await bounce_store.get_bounce(tx, server_id, bounce_id)
+        if bounce is None:
+            raise NotFound("The bounce was not found.", ErrorCode.BOUNCE_NOT_FOUND)
+        if not bounce.can_activate:
+            raise InvalidRequest(
+                "This bounce cannot be activated.", ErrorCode.BOUNCE_CANNOT_ACTIVATE
+            )
+        await suppression_store.unsuppress(tx, server_id, bounce.stream, bounce.email)
+        await bounce_store.deactivate_for(tx, server_id, bounce.stream, bounce.email)
+        activated = await bounce_store.get_bounce(tx, server_id, bounce_id)
+    assert activated is not None
+    return activated

@@ -1,0 +1,56 @@
+"""Inactive recipients: who a send must skip (suppressed on its stream), in Postmark's words."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from misiva.domain.enums import ErrorCode
+from misiva.domain.errors import MisivaError
+from misiva.domain.message import SendRequest
+from misiva.storage import Database
+from misiva.storage import suppressions as suppression_store
+
+INACTIVE_REASON = (
+    "Inactive recipients are ones that have generated a hard bounce or a spam complaint."
+)
+
+
+async def find_inactive(
+    db: Database, server_id: int, requests: Sequence[SendRequest | None]
+) -> list[frozenset[str]]:
+    """For each request, its suppressed recipients; one query per stream in the submission."""
+    wanted: dict[str, set[str]] = defaultdict(set)
+    for request in requests:
+        if request is not None:
+            wanted[request.stream].update(r.lower() for r in request.recipients)
+    if not wanted:
+        return [frozenset() for _ in requests]
+    found: dict[str, dict[str, str]] = {}
+    async with db.transaction() as tx:
+        for stream, emails in wanted.items():
+            found[stream] = await suppression_store.suppressed_among(
+                tx, server_id, stream, sorted(emails)
+            )
+    return [
+        frozenset(r for r in request.recipients if r.lower() in found.get(request.stream, {}))
+        if request is not None
+        else frozenset()
+        for request in requests
+    ]
+
+
+def all_inactive(inactive: Sequence[str]) -> MisivaError:
+    """Postmark's 406, byte for byte as real clients parse it (reference §1.3)."""
+    return MisivaError(
+        "You tried to send to a recipient that has been marked as inactive.\n"
+        f"Found inactive addresses: {', '.join(sorted(inactive))}.\n{INACTIVE_REASON}",
+        ErrorCode.INACTIVE_RECIPIENT,
+    )
+
+
+def partly_inactive(inactive: Sequence[str]) -> str:
+    return (
+        "Message OK, but will not deliver to these inactive addresses: "
+        f"{', '.join(sorted(inactive))}. {INACTIVE_REASON}"
+    )
