@@ -77,6 +77,15 @@ class Settings(BaseSettings):
     smtp_verify_certificates: bool = Field(
         True, description="Verify relay hosts' TLS certificates (MX delivery never does)."
     )
+    webhook_first_retry_seconds: float = Field(
+        30.0, description="Delay before a failed webhook post is retried; it doubles after."
+    )
+    webhook_retry_hours: float = Field(
+        30.0, description="How long a webhook post is retried before it is marked failed."
+    )
+    webhook_poll_seconds: float = Field(
+        1.0, description="How often the webhook dispatcher looks for posts to make."
+    )
     log_level: str = Field("INFO", description="Logging level.")
 
     @field_validator("database_url")

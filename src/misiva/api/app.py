@@ -15,6 +15,7 @@ from misiva.api import (
     routes_email,
     routes_messages,
     routes_templates,
+    routes_webhooks,
 )
 from misiva.api.deps import ApiDeps
 from misiva.api.responses import error_response
@@ -76,6 +77,7 @@ def create_app(deps: ApiDeps) -> FastAPI:
         routes_contacts,
         routes_templates,
         routes_bounces,
+        routes_webhooks,
     )
     for module in routers:
         app.include_router(module.router)

@@ -19,7 +19,7 @@ from misiva.storage.migrate import ensure_migrated
 
 log = logging.getLogger(__name__)
 
-COMPONENTS = ("api", "worker")
+COMPONENTS = ("api", "worker", "webhooks")
 
 
 class _ApiServer(uvicorn.Server):
@@ -69,6 +69,9 @@ async def _run(platform: Platform, only: tuple[str, ...]) -> None:
         # In one process, a commit wakes the worker at once instead of at its next poll.
         platform.ingestor.on_queued = worker.wake
         starters["worker"] = lambda: worker.run(stop)
+    if "webhooks" in only:
+        dispatcher = platform.new_dispatcher()
+        starters["webhooks"] = lambda: dispatcher.run(stop)
     if "api" in only:
         host, port = _split_addr(platform.settings.http_addr)
         config = uvicorn.Config(

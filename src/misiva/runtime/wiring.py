@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from misiva.api.deps import ApiDeps
@@ -17,6 +18,7 @@ from misiva.domain.clock import utcnow
 from misiva.ingest.accept import Ingestor
 from misiva.ingest.tenants import ServerDirectory
 from misiva.storage import Database
+from misiva.webhooks.dispatcher import DispatchConfig, WebhookDispatcher
 
 
 @dataclass
@@ -28,9 +30,23 @@ class Platform:
     directory: ServerDirectory
     ingestor: Ingestor
     _pools: list[SmtpClientPool] = field(default_factory=list)
+    _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def api_deps(self) -> ApiDeps:
         return ApiDeps(db=self.db, directory=self.directory, ingestor=self.ingestor, clock=utcnow)
+
+    def new_dispatcher(self) -> WebhookDispatcher:
+        s = self.settings
+        dispatcher = WebhookDispatcher(
+            self.db,
+            DispatchConfig(
+                poll_seconds=s.webhook_poll_seconds,
+                first_retry_seconds=s.webhook_first_retry_seconds,
+                give_up_after_seconds=s.webhook_retry_hours * 3600,
+            ),
+        )
+        self._closers.append(dispatcher.close)
+        return dispatcher
 
     def new_worker(self) -> DeliveryWorker:
         s = self.settings
@@ -67,6 +83,8 @@ class Platform:
     async def close(self) -> None:
         for pool in self._pools:
             await pool.close()
+        for close in self._closers:
+            await close()
         await self.db.close()
 
 

@@ -209,7 +209,7 @@ async def list_deliveries(
     rows = await tx.execute(
         query.order_by(webhook_deliveries.c.id.desc()).limit(limit).offset(offset)
     )
-    return [dict(row._mapping) for row in rows]
+    return [row._asdict() for row in rows]
 
 
 async def list_attempts(tx: Tx, delivery_id: int) -> list[dict[str, Any]]:
@@ -218,7 +218,7 @@ async def list_attempts(tx: Tx, delivery_id: int) -> list[dict[str, Any]]:
         .where(webhook_attempts.c.delivery_id == delivery_id)
         .order_by(webhook_attempts.c.id)
     )
-    return [dict(row._mapping) for row in rows]
+    return [row._asdict() for row in rows]
 
 
 async def replay(tx: Tx, server_id: int, delivery_id: int, now: datetime) -> bool:

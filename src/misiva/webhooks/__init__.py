@@ -1,0 +1,1 @@
+"""Webhooks: Postmark-shaped payloads per event type, signed, delivered from a durable outbox."""
