@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     webhook_poll_seconds: float = Field(
         1.0, description="How often the webhook dispatcher looks for posts to make."
     )
+    retention_content_days: float = Field(
+        45, description="Days after which a message's content (its MIME) is purged."
+    )
+    retention_days: float = Field(
+        365, description="Days after which messages, their events and bounces are deleted."
+    )
     log_level: str = Field("INFO", description="Logging level.")
 
     @field_validator("database_url")

@@ -19,7 +19,7 @@ from misiva.storage.migrate import ensure_migrated
 
 log = logging.getLogger(__name__)
 
-COMPONENTS = ("api", "worker", "webhooks")
+COMPONENTS = ("api", "worker", "webhooks", "scheduler")
 
 
 class _ApiServer(uvicorn.Server):
@@ -72,6 +72,9 @@ async def _run(platform: Platform, only: tuple[str, ...]) -> None:
     if "webhooks" in only:
         dispatcher = platform.new_dispatcher()
         starters["webhooks"] = lambda: dispatcher.run(stop)
+    if "scheduler" in only:
+        retention = platform.new_retention()
+        starters["scheduler"] = lambda: retention.run(stop)
     if "api" in only:
         host, port = _split_addr(platform.settings.http_addr)
         config = uvicorn.Config(

@@ -17,6 +17,7 @@ from misiva.dns.resolver import Resolver
 from misiva.domain.clock import utcnow
 from misiva.ingest.accept import Ingestor
 from misiva.ingest.tenants import ServerDirectory
+from misiva.scheduler.retention import RetentionConfig, RetentionTask
 from misiva.storage import Database
 from misiva.webhooks.dispatcher import DispatchConfig, WebhookDispatcher
 
@@ -47,6 +48,13 @@ class Platform:
         )
         self._closers.append(dispatcher.close)
         return dispatcher
+
+    def new_retention(self) -> RetentionTask:
+        s = self.settings
+        return RetentionTask(
+            self.db,
+            RetentionConfig(content_days=s.retention_content_days, data_days=s.retention_days),
+        )
 
     def new_worker(self) -> DeliveryWorker:
         s = self.settings

@@ -1,0 +1,1 @@
+"""Scheduler stage: periodic tasks (retention today), each a bounded run_once()."""

@@ -1,0 +1,47 @@
+"""Retention: purge old message content, then old messages with their events, in batches."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from misiva.domain.enums import MessageStatus
+from misiva.storage.engine import Tx
+from misiva.storage.tables import bounces, captured_messages, message_events, messages
+
+_FINAL = [s.value for s in MessageStatus if s.is_final]
+
+
+async def purge_content(tx: Tx, before: datetime, limit: int) -> int:
+    """Empty the stored MIME of up to `limit` settled messages accepted before `before`."""
+    ids = (
+        sa.select(messages.c.id)
+        .where(
+            messages.c.accepted_at < before,
+            messages.c.status.in_(_FINAL),
+            sa.func.length(messages.c.mime) > 0,
+        )
+        .limit(limit)
+        .scalar_subquery()
+    )
+    result = await tx.execute(sa.update(messages).where(messages.c.id.in_(ids)).values(mime=b""))
+    await tx.execute(sa.delete(captured_messages).where(captured_messages.c.created_at < before))
+    await tx.execute(sa.update(bounces).where(bounces.c.bounced_at < before).values(dump=None))
+    return int(result.rowcount or 0)
+
+
+async def delete_old(tx: Tx, before: datetime, limit: int) -> int:
+    """Delete up to `limit` settled messages accepted before `before`, with their events."""
+    found = await tx.execute(
+        sa.select(messages.c.id)
+        .where(messages.c.accepted_at < before, messages.c.status.in_(_FINAL))
+        .limit(limit)
+    )
+    ids = [row.id for row in found]
+    if not ids:
+        return 0
+    await tx.execute(sa.delete(message_events).where(message_events.c.message_id.in_(ids)))
+    await tx.execute(sa.delete(bounces).where(bounces.c.message_id.in_(ids)))
+    await tx.execute(sa.delete(messages).where(messages.c.id.in_(ids)))
+    return len(ids)
