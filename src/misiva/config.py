@@ -30,6 +30,11 @@ class Settings(BaseSettings):
         "the async driver is picked by Misiva.",
     )
     http_addr: str = Field("127.0.0.1:8025", description="host:port of the HTTP API and UI.")
+    public_url: str | None = Field(
+        None,
+        description="Base URL of tracking and unsubscribe links, e.g. https://mail.example.com "
+        "(default: http://MISIVA_HTTP_ADDR).",
+    )
     routes: str = Field(
         "*=capture",
         description="Where mail goes: comma-separated `PATTERN=TARGET`, first match wins. "
@@ -93,6 +98,11 @@ class Settings(BaseSettings):
         365, description="Days after which messages, their events and bounces are deleted."
     )
     log_level: str = Field("INFO", description="Logging level.")
+
+    @property
+    def link_base(self) -> str:
+        """Where recipients' clients reach the tracking endpoints."""
+        return (self.public_url or f"http://{self.http_addr}").rstrip("/")
 
     @field_validator("database_url")
     @classmethod

@@ -15,6 +15,7 @@ from misiva.api import (
     routes_email,
     routes_messages,
     routes_templates,
+    routes_tracking,
     routes_webhooks,
 )
 from misiva.api.deps import ApiDeps
@@ -78,6 +79,7 @@ def create_app(deps: ApiDeps) -> FastAPI:
         routes_templates,
         routes_bounces,
         routes_webhooks,
+        routes_tracking,
     )
     for module in routers:
         app.include_router(module.router)

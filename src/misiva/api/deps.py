@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from misiva.domain.clock import Clock
+from misiva.feedback.engagement import Engagement
 from misiva.ingest.accept import Ingestor
 from misiva.ingest.tenants import ServerContext, ServerDirectory
 from misiva.storage import Database
@@ -19,6 +20,7 @@ class ApiDeps:
     directory: ServerDirectory
     ingestor: Ingestor
     clock: Clock
+    engagement: Engagement
 
 
 @dataclass(frozen=True, slots=True)

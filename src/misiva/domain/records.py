@@ -24,6 +24,8 @@ class Stream:
     stream_id: str
     name: str
     stream_type: StreamType
+    track_opens: bool = False
+    track_links: str = "None"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from misiva.events.record import record_queued
 from misiva.ingest.suppressed import all_inactive, find_inactive, partly_inactive
 from misiva.ingest.templated import TemplateRenderer
 from misiva.ingest.tenants import ServerContext, ServerDirectory
+from misiva.ingest.tracked import add_tracking
 from misiva.ingest.validate import validate_send
 from misiva.mail.addresses import format_address
 from misiva.mail.mime import build_mime
@@ -45,7 +46,9 @@ class Ingestor:
         clock: Clock = utcnow,
         on_queued: Callable[[], None] | None = None,
         templates: TemplateRenderer | None = None,
+        link_base: str,
     ) -> None:
+        self._link_base = link_base
         self._db = db
         self._directory = directory
         self._clock = clock
@@ -171,6 +174,7 @@ class Ingestor:
         fields, request, domain = checked
         if inactive and inactive >= set(request.recipients):
             return _Prepared(_error_result(fields.to, all_inactive(sorted(inactive))), None)
+        request = add_tracking(request, message_id, context, self._link_base)
         message = _new_message(context, fields, request, domain, now, message_id, inactive)
         result = SendResult(
             to=request.to_given,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from misiva.domain.enums import StreamType
 from misiva.domain.errors import NotFound, Unauthorized
@@ -27,6 +27,8 @@ class ServerContext:
     server: Server
     sendable_streams: frozenset[str]
     domains: dict[str, SendingDomain]
+    # stream -> its tracking defaults (TrackOpens, TrackLinks) for messages that do not say.
+    stream_tracking: dict[str, tuple[bool, str]] = field(default_factory=dict)
 
 
 class ServerDirectory:
@@ -76,6 +78,7 @@ class ServerDirectory:
                 s.stream_id for s in streams if s.stream_type is not StreamType.INBOUND
             ),
             domains={d.name: d for d in domains},
+            stream_tracking={s.stream_id: (s.track_opens, s.track_links) for s in streams},
         )
         if key is not None:
             self._cache[key] = (time.monotonic() + self._ttl, context)

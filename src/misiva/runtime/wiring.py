@@ -15,6 +15,7 @@ from misiva.delivery.transports import transport_table
 from misiva.delivery.worker import DeliveryWorker, WorkerConfig
 from misiva.dns.resolver import Resolver
 from misiva.domain.clock import utcnow
+from misiva.feedback.engagement import Engagement
 from misiva.ingest.accept import Ingestor
 from misiva.ingest.tenants import ServerDirectory
 from misiva.scheduler.retention import RetentionConfig, RetentionTask
@@ -34,7 +35,13 @@ class Platform:
     _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def api_deps(self) -> ApiDeps:
-        return ApiDeps(db=self.db, directory=self.directory, ingestor=self.ingestor, clock=utcnow)
+        return ApiDeps(
+            db=self.db,
+            directory=self.directory,
+            ingestor=self.ingestor,
+            clock=utcnow,
+            engagement=Engagement(self.db),
+        )
 
     def new_dispatcher(self) -> WebhookDispatcher:
         s = self.settings
@@ -101,4 +108,5 @@ def build_platform(settings: Settings) -> Platform:
     parse_routes(settings.routes)
     db = Database(settings.database_url)
     directory = ServerDirectory(db)
-    return Platform(settings=settings, db=db, directory=directory, ingestor=Ingestor(db, directory))
+    ingestor = Ingestor(db, directory, link_base=settings.link_base)
+    return Platform(settings=settings, db=db, directory=directory, ingestor=ingestor)

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from misiva.domain.enums import StreamType
 from misiva.domain.records import Server, Stream
 from misiva.storage.engine import Tx
-from misiva.storage.tables import server_tokens, servers, streams
+from misiva.storage.tables import messages, server_tokens, servers, streams
 
 _COLUMNS = (
     servers.c.id,
@@ -85,7 +85,13 @@ async def insert_stream(
 
 async def list_streams(tx: Tx, server_id: int) -> list[Stream]:
     result = await tx.execute(
-        sa.select(streams.c.stream_id, streams.c.name, streams.c.stream_type)
+        sa.select(
+            streams.c.stream_id,
+            streams.c.name,
+            streams.c.stream_type,
+            streams.c.track_opens,
+            streams.c.track_links,
+        )
         .where(streams.c.server_id == server_id)
         .order_by(streams.c.id)
     )
@@ -95,6 +101,8 @@ async def list_streams(tx: Tx, server_id: int) -> list[Stream]:
             stream_id=row.stream_id,
             name=row.name,
             stream_type=StreamType(row.stream_type),
+            track_opens=row.track_opens,
+            track_links=row.track_links,
         )
         for row in result
     ]
@@ -114,3 +122,24 @@ async def update_server_settings(
         values["brand"] = brand
     if values:
         await tx.execute(sa.update(servers).where(servers.c.id == server_id).values(**values))
+
+
+async def server_for_message(tx: Tx, message_id: str) -> Server | None:
+    """The server a message belongs to (tracking URLs name only the message)."""
+    result = await tx.execute(
+        sa.select(*_COLUMNS)
+        .join(messages, messages.c.server_id == servers.c.id)
+        .where(messages.c.id == message_id.lower())
+    )
+    row = result.one_or_none()
+    return _server(row) if row else None
+
+
+async def set_stream_tracking(
+    tx: Tx, server_id: int, stream_id: str, *, track_opens: bool, track_links: str
+) -> None:
+    await tx.execute(
+        sa.update(streams)
+        .where(streams.c.server_id == server_id, streams.c.stream_id == stream_id)
+        .values(track_opens=track_opens, track_links=track_links)
+    )

@@ -25,6 +25,7 @@ class WebhookReceiver:
 
     def __init__(self) -> None:
         self.accepted: list[ReceivedPost] = []
+        self.visits: list[str] = []
         self.refused = 0
         self._to_refuse = 0
         self._lock = threading.Lock()
@@ -41,6 +42,14 @@ class WebhookReceiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
+            def do_GET(self) -> None:
+                # A landing page for followed click redirects.
+                receiver.visits.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
@@ -49,8 +58,12 @@ class WebhookReceiver:
 
     @property
     def url(self) -> str:
+        return f"{self.base}/hooks"
+
+    @property
+    def base(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/hooks"
+        return f"http://{host!s}:{port}"
 
     def refuse(self, count: int) -> None:
         with self._lock:

@@ -1,0 +1,59 @@
+"""Misiva's VERP return path, `b+<MessageID>@<bounce domain>`: build it for a message, and read
+the message back from the address a bounce came back to."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Final
+
+# The local part is "b+" and a 36-character UUID: 38 octets of RFC 5321 §4.1.2 atext, well
+# inside the 64 that §4.5.3.1.1 allows. The UUID is random, so it needs no signature: a
+# forged bounce would have to guess a live message's 122 random bits.
+_PREFIX: Final = "b+"
+
+
+def verp_address(message_id: str, bounce_domain: str) -> str:
+    """The envelope sender (Return-Path) of one message; ValueError for a bad id or domain."""
+    domain = _normal_domain(bounce_domain)
+    if not domain or any(char in domain for char in "@<>\\ \t\r\n"):
+        raise ValueError(f"not a bounce domain: {bounce_domain!r}")
+    return f"{_PREFIX}{uuid.UUID(message_id)}@{domain}"
+
+
+def verp_message_id(address: str, bounce_domain: str) -> str | None:
+    """The MessageID in a VERP address on `bounce_domain`, or None for any other address.
+
+    Servers may change the case of a local part (RFC 5321 §2.4 lets them), so the match
+    ignores case; the id comes back in its canonical lower-case form.
+    """
+    local, at, domain = address.strip().strip("<>").strip().rpartition("@")
+    if not at or _normal_domain(domain) != _normal_domain(bounce_domain):
+        return None
+    if not local.lower().startswith(_PREFIX):
+        return None
+    return _canonical_uuid(local[len(_PREFIX) :])
+
+
+def message_id_from_header(value: str) -> str | None:
+    """The MessageID in a Message-ID we wrote (`<uuid@domain>`, RFC 5322 §3.6.4) or in an
+    X-Misiva-Message-ID value (the bare UUID); None for anyone else's."""
+    return _canonical_uuid(value.strip().strip("<>").strip().partition("@")[0])
+
+
+def _canonical_uuid(text: str) -> str | None:
+    # uuid.UUID also takes braces, "urn:uuid:" and bare hex; only the form we write counts.
+    try:
+        parsed = uuid.UUID(text)
+    except ValueError:
+        return None
+    canonical = str(parsed)
+    return canonical if canonical == text.lower() else None
+
+
+def _normal_domain(domain: str) -> str:
+    """Lower-case, without a root dot, internationalised names in their A-label form."""
+    name = domain.strip().rstrip(".").lower()
+    try:
+        return name.encode("idna").decode("ascii")
+    except UnicodeError:
+        return name

@@ -1,0 +1,1 @@
+"""Feedback stage: what recipients and their servers tell us back (opens, clicks, bounces)."""
