@@ -44,6 +44,15 @@ class Settings(BaseSettings):
     dns_nameserver: str | None = Field(
         None, description="host:port of a DNS server to ask instead of the system's."
     )
+    bounce_domain: str | None = Field(
+        None,
+        description="Domain of the per-message VERP return path (b+MESSAGEID@DOMAIN); its MX "
+        "must point at the bounce receiver. Unset: the From address is the return path.",
+    )
+    bounce_addr: str = Field(
+        "127.0.0.1:2526",
+        description="host:port where the bounce receiver (SMTP) listens for returned mail.",
+    )
     mx_port: int = Field(
         25, description="Port used for MX delivery (25 on the Internet; tests use another)."
     )

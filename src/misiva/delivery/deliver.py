@@ -6,6 +6,7 @@ import asyncio
 from collections import defaultdict
 from dataclasses import dataclass
 
+from misiva.bounces import verp_address
 from misiva.delivery.routes import route_for
 from misiva.delivery.transports import RouteResult, Transport
 from misiva.domain.delivery import ClaimedMessage, RecipientOutcome, Route
@@ -22,6 +23,9 @@ NO_ROUTE = SMTPReply(451, "4.3.5 no route matches this recipient domain; check M
 class DeliveryDeps:
     routes: list[Route]
     transports: dict[RouteKind, Transport]
+    # When set, each message's Return-Path is its own VERP address there (b+ID@domain), so
+    # what comes back is tied to its message without parsing it.
+    bounce_domain: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,14 +42,19 @@ async def deliver_one(
 ) -> Delivery:
     """Deliver one claimed message; each line is one named step."""
     signed = sign_for_domain(message.mime, domain)
+    envelope_from = return_path(message, deps.bounce_domain)
     plan, unrouted = plan_routes(message.pending, deps.routes)
     results = await asyncio.gather(
         *(
-            deps.transports[route.kind].deliver(route, message.envelope_from, rcpts, signed)
+            deps.transports[route.kind].deliver(route, envelope_from, rcpts, signed)
             for route, rcpts in plan.items()
         )
     )
     return gather_outcomes(message, results, unrouted)
+
+
+def return_path(message: ClaimedMessage, bounce_domain: str | None) -> str:
+    return verp_address(message.id, bounce_domain) if bounce_domain else message.envelope_from
 
 
 def sign_for_domain(mime: bytes, domain: SendingDomain) -> bytes:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from misiva.bounces import classify_smtp_reply
+from misiva.domain.bounces import BounceType
 from misiva.domain.delivery import (
     AttemptResult,
     ClaimedMessage,
@@ -86,10 +88,19 @@ def _classify(
         case ReplyClass.SUCCESS:
             return EventType.DELIVERED, details
         case ReplyClass.PERMANENT:
-            return EventType.BOUNCED, {**details, "bounce": "hard"}
+            # Which kind of 5xx (unknown user, mailbox full, blocked...) decides whether the
+            # address is suppressed: only hard kinds deactivate it.
+            kind = classify_smtp_reply(outcome.reply.code, outcome.reply.text)
+            severity = "hard" if kind.deactivates else "soft"
+            return EventType.BOUNCED, {**details, "bounce": severity, "bounce_type": kind.value}
         case ReplyClass.TRANSIENT if give_up:
             # Retried for the whole retry window: a soft bounce, not a lost message.
-            return EventType.BOUNCED, {**details, "bounce": "soft", "reason": "retries expired"}
+            return EventType.BOUNCED, {
+                **details,
+                "bounce": "soft",
+                "bounce_type": BounceType.SOFT_BOUNCE.value,
+                "reason": "retries expired",
+            }
         case _:
             return EventType.DEFERRED, details
 

@@ -12,13 +12,14 @@ from dataclasses import replace
 
 from misiva.domain.bounces import BounceType
 from misiva.domain.delivery import AttemptResult, EventRecord
-from misiva.domain.enums import EventType
+from misiva.domain.enums import EventType, StreamType
 from misiva.domain.records import NewMessage, StoredMessage
 from misiva.events.fanout import queue_webhooks
 from misiva.storage import Tx, queue
 from misiva.storage import bounces as bounce_store
 from misiva.storage import events as event_log
 from misiva.storage import messages as message_store
+from misiva.storage import servers as server_store
 from misiva.storage import suppressions as suppression_store
 from misiva.storage.bounces import NewBounce
 
@@ -106,6 +107,20 @@ async def _bounce(
         added = await suppression_store.suppress(
             tx, message.server_id, message.stream, event.recipient, reason, "Recipient", event.at
         )
+        if kind is BounceType.SPAM_COMPLAINT:
+            # Someone who calls one message spam wants no marketing at all: every commercial
+            # stream of the server suppresses them too.
+            for stream in await server_store.list_streams(tx, message.server_id):
+                if stream.stream_type is StreamType.BROADCASTS:
+                    await suppression_store.suppress(
+                        tx,
+                        message.server_id,
+                        stream.stream_id,
+                        event.recipient,
+                        reason,
+                        "Recipient",
+                        event.at,
+                    )
         if added:
             changed.append(
                 EventRecord(

@@ -19,7 +19,7 @@ from misiva.storage.migrate import ensure_migrated
 
 log = logging.getLogger(__name__)
 
-COMPONENTS = ("api", "worker", "webhooks", "scheduler")
+COMPONENTS = ("api", "worker", "webhooks", "scheduler", "bounces")
 
 
 class _ApiServer(uvicorn.Server):
@@ -72,6 +72,10 @@ async def _run(platform: Platform, only: tuple[str, ...]) -> None:
     if "webhooks" in only:
         dispatcher = platform.new_dispatcher()
         starters["webhooks"] = lambda: dispatcher.run(stop)
+    # The bounce receiver runs when a bounce domain is configured (or when asked for).
+    if "bounces" in only and (platform.settings.bounce_domain or only != COMPONENTS):
+        receiver = platform.new_bounce_receiver()
+        starters["bounces"] = lambda: receiver.run(stop)
     if "scheduler" in only:
         retention = platform.new_retention()
         starters["scheduler"] = lambda: retention.run(stop)

@@ -15,7 +15,10 @@ from misiva.delivery.transports import transport_table
 from misiva.delivery.worker import DeliveryWorker, WorkerConfig
 from misiva.dns.resolver import Resolver
 from misiva.domain.clock import utcnow
+from misiva.domain.errors import SetupError
 from misiva.feedback.engagement import Engagement
+from misiva.feedback.receiver import BounceReceiver
+from misiva.feedback.returned import ReturnedMail
 from misiva.ingest.accept import Ingestor
 from misiva.ingest.tenants import ServerDirectory
 from misiva.scheduler.retention import RetentionConfig, RetentionTask
@@ -56,6 +59,16 @@ class Platform:
         self._closers.append(dispatcher.close)
         return dispatcher
 
+    def new_bounce_receiver(self) -> BounceReceiver:
+        s = self.settings
+        if not s.bounce_domain:
+            raise SetupError("the bounce receiver needs MISIVA_BOUNCE_DOMAIN")
+        host, _, port = s.bounce_addr.rpartition(":")
+        if not host or not port.isdigit():
+            raise SetupError(f"MISIVA_BOUNCE_ADDR {s.bounce_addr!r} is not host:port")
+        returned = ReturnedMail(self.db, s.bounce_domain)
+        return BounceReceiver(returned, host.strip("[]"), int(port), s.hostname)
+
     def new_retention(self) -> RetentionTask:
         s = self.settings
         return RetentionTask(
@@ -77,6 +90,7 @@ class Platform:
         deps = DeliveryDeps(
             routes=parse_routes(s.routes),
             transports=transport_table(pool, resolver, s.mx_port),
+            bounce_domain=s.bounce_domain,
         )
         worker = DeliveryWorker(
             self.db,

@@ -1,0 +1,94 @@
+"""Mail that came back (DSN, complaint, auto-reply): tie it to its message, record events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from misiva.bounces import message_id_from_header, parse_feedback_all, verp_message_id
+from misiva.domain.bounces import BounceType, FeedbackKind, FeedbackReport
+from misiva.domain.clock import Clock, utcnow
+from misiva.domain.delivery import EventRecord
+from misiva.domain.enums import EventType
+from misiva.domain.records import StoredMessage
+from misiva.events.record import record_events
+from misiva.storage import Database
+from misiva.storage import messages as message_store
+
+_EVENT = {
+    FeedbackKind.BOUNCE: EventType.BOUNCED,
+    FeedbackKind.DELAY: EventType.BOUNCED,
+    FeedbackKind.COMPLAINT: EventType.COMPLAINED,
+    FeedbackKind.AUTO_REPLY: EventType.AUTO_REPLIED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Handled:
+    message_id: str | None
+    recorded: int
+    kinds: tuple[str, ...]
+
+
+class ReturnedMail:
+    def __init__(self, db: Database, bounce_domain: str, *, clock: Clock = utcnow) -> None:
+        self._db = db
+        self._domain = bounce_domain
+        self._clock = clock
+
+    def accepts(self, rcpt: str) -> bool:
+        """Only our VERP addresses: the receiver is no open relay and no inbox."""
+        return verp_message_id(rcpt, self._domain) is not None
+
+    async def handle(self, raw: bytes, rcpts: list[str]) -> Handled:
+        """Record what the returned message reports; raises only if it cannot be stored."""
+        reports = parse_feedback_all(raw)
+        message_id = next((m for r in rcpts if (m := verp_message_id(r, self._domain))), None)
+        if message_id is None:
+            message_id = next(
+                (
+                    m
+                    for r in reports
+                    if r.original_message_id
+                    and (m := message_id_from_header(r.original_message_id))
+                ),
+                None,
+            )
+        if message_id is None:
+            return Handled(None, 0, tuple(r.kind.value for r in reports))
+        async with self._db.transaction() as tx:
+            message = await message_store.get_message(tx, message_id)
+            if message is None:
+                return Handled(message_id, 0, tuple(r.kind.value for r in reports))
+            events = [e for r in reports for e in self._events(r, message)]
+            await record_events(tx, events, dumps=dict.fromkeys(range(len(events)), raw))
+        return Handled(message_id, len(events), tuple(r.kind.value for r in reports))
+
+    def _events(self, report: FeedbackReport, message: StoredMessage) -> list[EventRecord]:
+        kind = _EVENT.get(report.kind)
+        if kind is None:
+            return []
+        ours = {r.lower() for r in message.rcpt_state}
+        recipients = [r for r in report.recipients if r.lower() in ours]
+        if not recipients and len(ours) == 1:
+            # The VERP address names the message; with one recipient, it is that one.
+            recipients = list(ours)
+        bounce_type = report.bounce_type or (
+            BounceType.TRANSIENT if report.kind is FeedbackKind.DELAY else BounceType.UNKNOWN
+        )
+        return [
+            EventRecord(
+                message_id=message.id,
+                server_id=message.server_id,
+                type=kind,
+                recipient=recipient,
+                at=self._clock(),
+                details={
+                    "bounce_type": bounce_type.value,
+                    "diagnostic": report.diagnostic,
+                    "status": report.status,
+                    "remote_mta": report.remote_mta,
+                    "source": "returned mail",
+                },
+            )
+            for recipient in recipients
+        ]
