@@ -9,6 +9,7 @@ from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from misiva.api import (
+    routes_activity,
     routes_bounces,
     routes_capture,
     routes_contacts,
@@ -72,6 +73,7 @@ def create_app(deps: ApiDeps) -> FastAPI:
     app.router.redirect_slashes = False
     paths = []
     routers = (
+        routes_activity,
         routes_email,
         routes_messages,
         routes_capture,
