@@ -4,7 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check bench docs clean migrate
+.PHONY: run test check bench docs clean migrate debian-deps
+
+# Debian packages the tests use as real neighbours: Postfix writes real bounces (DSNs).
+# Installed only when missing, and only where we are root (the developers' and CI machines).
+DEBIAN_PACKAGES := postfix
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +24,14 @@ run: $(STAMP)
 	$(BIN)/misiva db upgrade
 	$(BIN)/misiva serve
 
-test: $(STAMP)
+debian-deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+test: $(STAMP) debian-deps
 	$(BIN)/pytest -q -p no:cacheprovider
 
 check: $(STAMP)

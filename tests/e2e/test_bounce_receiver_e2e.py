@@ -3,6 +3,7 @@ are tied to their message by its VERP return path, classified, and suppress the 
 
 from __future__ import annotations
 
+import os
 import smtplib
 import time
 from collections.abc import Callable
@@ -12,10 +13,12 @@ import httpx
 import pytest
 from harness import Misiva, free_port
 
+from misiva.testing.postfix import PostfixRelay, postfix_available
 from misiva.testing.smtp_sink import SmtpSink
 
 pytestmark = pytest.mark.slow
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "real-bounces"
+IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
 def _returned(sample: str, original: str, ours: str) -> bytes:
@@ -28,8 +31,10 @@ def _send_back(port: int, rcpt: str, data: bytes) -> None:
         client.sendmail("", [rcpt], data)
 
 
-def _wait_bounces(api: httpx.Client, message_id: str) -> list[dict[str, object]]:
-    deadline = time.monotonic() + 15
+def _wait_bounces(
+    api: httpx.Client, message_id: str, timeout: float = 15
+) -> list[dict[str, object]]:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found: list[dict[str, object]] = api.get(
             "/bounces", params={"messageID": message_id}
@@ -81,3 +86,50 @@ def test_dsn_and_complaint_are_tied_to_their_message_classified_and_suppress(
         _send_back(bounce_port, f"b+{second}@bounces.shop.test", arf)
         [complaint] = _wait_bounces(api, second)
         assert complaint["Type"] == "SpamComplaint" and complaint["CanActivate"] is False
+
+
+def test_a_dsn_written_by_postfix_for_our_message_is_tied_to_it_and_classified(
+    misiva_factory: Callable[..., Misiva], sink: SmtpSink
+) -> None:
+    if not postfix_available():
+        if IN_CI:
+            pytest.fail("Postfix is required in CI (make test installs it)")
+        pytest.skip("Postfix is not installed, or we are not root")
+    bounce_port = free_port()
+    sink.script_rcpt(
+        "gone@example.test",
+        "550 5.1.1 <gone@example.test>: Recipient address rejected: User unknown",
+    )
+    transports = {
+        "example.test": f"127.0.0.1:{sink.port}",
+        "bounces.shop.test": f"127.0.0.1:{bounce_port}",
+    }
+    with PostfixRelay(transports) as postfix:
+        misiva = misiva_factory(
+            routes=f"*=smtp://127.0.0.1:{postfix.port}?tls=none",
+            bounce_domain="bounces.shop.test",
+            bounce_addr=f"127.0.0.1:{bounce_port}",
+        )
+        token, _ = misiva.setup_tenant()
+        misiva.serve()
+        with httpx.Client(base_url=misiva.url, headers={"X-Postmark-Server-Token": token}) as api:
+            sent = api.post(
+                "/email",
+                json={
+                    "From": "hola@shop.test",
+                    "To": "gone@example.test",
+                    "Subject": "Hola",
+                    "TextBody": "x",
+                },
+            ).json()
+            bounces = _wait_bounces(api, sent["MessageID"], timeout=40)
+            assert bounces, f"no bounce recorded; postfix said:\n{postfix.log()}"
+            [bounce] = bounces
+            assert bounce["Type"] == "HardBounce" and bounce["Email"] == "gone@example.test"
+            assert "5.1.1" in str(bounce["Details"])
+            dump = api.get(f"/bounces/{bounce['ID']}/dump").json()["Body"]
+            assert "mta.relay.test" in dump and "report-type=delivery-status" in dump
+            details = api.get(f"/messages/outbound/{sent['MessageID']}/details").json()
+            # Postfix took the message (250), then its DSN reported the failure.
+            assert [e["Type"] for e in details["MessageEvents"]][:2] == ["Queued", "Delivered"]
+            assert "Bounced" in [e["Type"] for e in details["MessageEvents"]]
