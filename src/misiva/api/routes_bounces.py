@@ -7,7 +7,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
-from misiva.accounts.suppressions import activate_bounce, add_suppressions, delete_suppressions
+from misiva.accounts.suppressions import (
+    SuppressionResult,
+    activate_bounce,
+    add_suppressions,
+    delete_suppressions,
+)
 from misiva.api.auth import deps_of, server_caller
 from misiva.api.deps import Caller
 from misiva.api.responses import JSONResponse
@@ -193,25 +198,19 @@ async def _emails(request: Request) -> list[str]:
 async def create_suppressions(
     request: Request, stream: str, who: Annotated[Caller, Depends(server_caller)]
 ) -> JSONResponse:
-    results = await add_suppressions(
-        deps_of(request).db, _server_id(who), stream, await _emails(request)
-    )
-    return JSONResponse(
-        {
-            "Suppressions": [
-                {"EmailAddress": r.email, "Status": r.status, "Message": r.message} for r in results
-            ]
-        }
-    )
+    emails = await _emails(request)
+    return _results(await add_suppressions(deps_of(request).db, _server_id(who), stream, emails))
 
 
 @router.post("/message-streams/{stream}/suppressions/delete", summary="Reactivate addresses")
 async def remove_suppressions(
     request: Request, stream: str, who: Annotated[Caller, Depends(server_caller)]
 ) -> JSONResponse:
-    results = await delete_suppressions(
-        deps_of(request).db, _server_id(who), stream, await _emails(request)
-    )
+    emails = await _emails(request)
+    return _results(await delete_suppressions(deps_of(request).db, _server_id(who), stream, emails))
+
+
+def _results(results: list[SuppressionResult]) -> JSONResponse:
     return JSONResponse(
         {
             "Suppressions": [
