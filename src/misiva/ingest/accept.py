@@ -197,7 +197,7 @@ class Ingestor:
         return context
 
     async def _replay(self, server_id: int, key: str) -> list[SendResult] | None:
-        async with self._db.transaction() as tx:
+        async with self._db.reading() as tx:
             found = await idempotency_store.find_response(
                 tx, server_id, key, self._clock() - IDEMPOTENCY_WINDOW
             )

@@ -27,7 +27,7 @@ async def find_inactive(
     if not wanted:
         return [frozenset() for _ in requests]
     found: dict[str, dict[str, str]] = {}
-    async with db.transaction() as tx:
+    async with db.reading() as tx:
         for stream, emails in wanted.items():
             found[stream] = await suppression_store.suppressed_among(
                 tx, server_id, stream, sorted(emails)

@@ -46,7 +46,7 @@ class ServerDirectory:
         cached = self._cache.get(key)
         if cached and cached[0] > time.monotonic():
             return cached[1]
-        async with self._db.transaction() as tx:
+        async with self._db.reading() as tx:
             server = await server_store.find_server_by_token_hash(tx, key)
         if server is None:
             raise Unauthorized(WRONG_TOKEN)
@@ -62,14 +62,14 @@ class ServerDirectory:
 
     async def by_name(self, name: str) -> ServerContext:
         """The CLI's way in: an operator names the server instead of presenting its token."""
-        async with self._db.transaction() as tx:
+        async with self._db.reading() as tx:
             server = await server_store.find_server_by_name(tx, name)
         if server is None:
             raise NotFound(f"no server named {name!r}; create it with `misiva servers create`")
         return await self._load(None, server)
 
     async def _load(self, key: str | None, server: Server) -> ServerContext:
-        async with self._db.transaction() as tx:
+        async with self._db.reading() as tx:
             streams = await server_store.list_streams(tx, server.id)
             domains = await domain_store.list_domains(tx, server.id)
         context = ServerContext(

@@ -16,6 +16,7 @@ from misiva.domain.errors import SetupError
 
 # A transaction, as storage functions take it: they run statements and never commit.
 Tx = AsyncConnection
+_READ_ONLY = "misiva_read_only"
 
 
 def async_url(url: str) -> str:
@@ -51,7 +52,11 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(connection: Any) -> None:
         # IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
         # writes can fail with SQLITE_BUSY without waiting when another writer got there first.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A transaction that only reads takes no lock, so it never waits behind writers (WAL).
+        if connection.get_execution_options().get(_READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:
@@ -86,6 +91,19 @@ class Database:
         try:
             async with self.engine.begin() as connection:
                 yield connection
+        except (OperationalError, ProgrammingError, InterfaceError) as exc:
+            raise SetupError(f"database error on {self.url}: {exc.orig}") from exc
+        except OSError as exc:
+            raise SetupError(f"cannot reach the database {self.url}: {exc}") from exc
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[Tx]:
+        """A transaction that only reads: on SQLite it takes no write lock."""
+        try:
+            async with self.engine.connect() as connection:
+                readonly = await connection.execution_options(**{_READ_ONLY: True})
+                async with readonly.begin():
+                    yield readonly
         except (OperationalError, ProgrammingError, InterfaceError) as exc:
             raise SetupError(f"database error on {self.url}: {exc.orig}") from exc
         except OSError as exc:
