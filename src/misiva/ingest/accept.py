@@ -12,7 +12,7 @@ from misiva.domain.errors import InvalidRequest, MisivaError, SenderNotAllowed
 from misiva.domain.ids import new_message_id
 from misiva.domain.message import SendFields, SendRequest, SendResult
 from misiva.domain.records import NewMessage, SendingDomain
-from misiva.events.record import record_queued
+from misiva.ingest.group_commit import GroupCommitter, Submission
 from misiva.ingest.suppressed import all_inactive, find_inactive, partly_inactive
 from misiva.ingest.templated import TemplateRenderer
 from misiva.ingest.tenants import ServerContext, ServerDirectory
@@ -54,6 +54,7 @@ class Ingestor:
         self._clock = clock
         self.on_queued = on_queued
         self._templates = templates or TemplateRenderer(db)
+        self._committer = GroupCommitter(db, IDEMPOTENCY_WINDOW)
 
     async def accept(
         self,
@@ -107,25 +108,15 @@ class Ingestor:
         idempotency_key: str | None,
         now: datetime,
     ) -> None:
-        async with self._db.transaction() as tx:
-            if to_queue:
-                await record_queued(tx, to_queue)
-            # Only a submission that queued something is remembered: a refused one can be
-            # corrected and sent again under the same key.
-            if (
-                idempotency_key
-                and to_queue
-                and not await idempotency_store.save_response(
-                    tx,
-                    context.server.id,
-                    idempotency_key,
-                    200,
-                    _to_json(results),
-                    now,
-                    expired_before=now - IDEMPOTENCY_WINDOW,
-                )
-            ):
-                raise _ConcurrentDuplicate
+        submission = Submission(
+            server_id=context.server.id,
+            messages=to_queue,
+            idempotency_key=idempotency_key,
+            response=_to_json(results) if idempotency_key else None,
+            now=now,
+        )
+        if not await self._committer.commit(submission):
+            raise _ConcurrentDuplicate
 
     def check_only(self, items: Sequence[SendFields | MisivaError]) -> list[SendResult]:
         """What Postmark's POSTMARK_API_TEST token does: validate, answer, deliver nothing."""
