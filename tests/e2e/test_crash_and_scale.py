@@ -101,3 +101,22 @@ def test_two_workers_share_one_postgres_queue_without_double_delivery(
     received = Counter(_received_ids(sink))
     assert set(received) == set(accepted)
     assert max(received.values()) == 1
+
+
+def test_a_commit_in_an_api_process_wakes_a_separate_worker_at_once(
+    misiva_factory: Callable[..., Misiva], sink: SmtpSink, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("separate worker processes share a PostgreSQL queue (LISTEN/NOTIFY)")
+    # A poll so slow that only a notification can explain a quick delivery.
+    misiva = misiva_factory(
+        routes=f"*=smtp://127.0.0.1:{sink.port}?tls=none", worker_poll_seconds="60"
+    )
+    token, _ = misiva.setup_tenant()
+    misiva.serve("--only", "api")
+    misiva.serve("--only", "worker", wait_http=False)
+    time.sleep(1.5)  # the worker's first claim and LISTEN are done
+    began = time.monotonic()
+    _send_batches(misiva, token, 1, size=1)
+    assert sink.wait_for(1, timeout=10)
+    assert time.monotonic() - began < 5

@@ -16,6 +16,7 @@ from misiva.domain.records import NewMessage
 from misiva.events.record import record_queued
 from misiva.storage import Database, Tx
 from misiva.storage import idempotency as idempotency_store
+from misiva.storage.notify import notify
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,7 @@ class GroupCommitter:
                 try:
                     async with self._db.transaction() as tx:
                         stored = [await self._stage(tx, s) for s, _ in group]
+                        await notify(tx)
                         await record_queued(
                             tx,
                             [

@@ -16,6 +16,7 @@ from misiva.config import Settings
 from misiva.domain.errors import SetupError
 from misiva.runtime.wiring import Platform, build_platform
 from misiva.storage.migrate import ensure_migrated
+from misiva.storage.notify import listening
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,13 @@ async def _run(platform: Platform, only: tuple[str, ...]) -> None:
         worker = platform.new_worker()
         # In one process, a commit wakes the worker at once instead of at its next poll.
         platform.ingestor.on_queued = worker.wake
-        starters["worker"] = lambda: worker.run(stop)
+
+        async def run_worker() -> None:
+            # Other processes' commits (`--only api` elsewhere) wake it too, on PostgreSQL.
+            async with listening(platform.db, worker.wake):
+                await worker.run(stop)
+
+        starters["worker"] = run_worker
     if "webhooks" in only:
         dispatcher = platform.new_dispatcher()
         starters["webhooks"] = lambda: dispatcher.run(stop)
