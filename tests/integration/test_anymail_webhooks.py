@@ -23,7 +23,8 @@ from django.test import Client
 from django.urls import include, path
 
 from misiva.domain.bounces import BounceType
-from misiva.webhooks.payloads import RecordType, WebhookEvent, build_payload, encode_payload
+from misiva.domain.webhooks import RecordType
+from misiva.webhooks.payloads import WebhookEvent, build_payload, encode_payload
 from misiva.webhooks.signing import new_webhook_secret, signature_headers
 
 # The customer's Django project routes anymail's webhooks here; this module is its URLconf.

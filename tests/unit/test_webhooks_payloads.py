@@ -11,9 +11,9 @@ import pytest
 
 from misiva.domain.bounces import BounceType
 from misiva.domain.enums import EventType
+from misiva.domain.webhooks import RecordType
 from misiva.webhooks.payloads import (
     BUILDERS,
-    RecordType,
     WebhookEvent,
     build_payload,
     encode_payload,

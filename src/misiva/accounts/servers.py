@@ -45,11 +45,6 @@ async def create_server(db: Database, name: str, *, clock: Clock = utcnow) -> Ne
     return NewServer(server=server, api_token=token)
 
 
-async def find_server(db: Database, name: str) -> Server | None:
-    async with db.transaction() as tx:
-        return await server_store.find_server_by_name(tx, name)
-
-
 async def configure_server(
     db: Database,
     name: str,

@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 from misiva.domain.delivery import EventRecord
-from misiva.domain.enums import EventType
 from misiva.domain.records import StoredMessage, Webhook
+from misiva.domain.webhooks import RECORD_TYPES
 from misiva.storage import Tx
 from misiva.storage import webhooks as webhook_store
 from misiva.storage.webhooks import NewDelivery
-
-# Event type -> Postmark's RecordType and the trigger that enables it on a webhook.
-RECORD_TYPES = {
-    EventType.DELIVERED: "Delivery",
-    EventType.BOUNCED: "Bounce",
-    EventType.AUTO_REPLIED: "Bounce",
-    EventType.COMPLAINED: "SpamComplaint",
-    EventType.OPENED: "Open",
-    EventType.CLICKED: "Click",
-    EventType.SUBSCRIPTION_CHANGED: "SubscriptionChange",
-}
 
 
 def wants(webhook: Webhook, record_type: str, event: EventRecord) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from misiva.domain.clock import Clock, utcnow
 from misiva.domain.delivery import EventRecord
 from misiva.domain.enums import EventType
-from misiva.domain.records import StoredEvent
+from misiva.domain.records import StoredEvent, StoredMessage
 from misiva.events.record import record_events
 from misiva.storage import Database, Tx
 from misiva.storage import events as event_store
@@ -23,9 +23,10 @@ class Engagement:
     async def open(self, value: str, user_agent: str | None) -> bool:
         """Record an open; False when the token is not a valid open token."""
         async with self._db.transaction() as tx:
-            token = await _verified(tx, value, TokenKind.OPEN)
-            if token is None:
+            verified = await _verified(tx, value, TokenKind.OPEN)
+            if verified is None:
                 return False
+            token, message = verified
             first = not await event_store.has_event(
                 tx, token.message_id, token.recipient, EventType.OPENED
             )
@@ -37,7 +38,7 @@ class Engagement:
                 "first_open": "true" if first else "false",
                 "machine_open": "true" if is_machine_open(agent, seconds) else "false",
             }
-            await self._record(tx, token, EventType.OPENED, details)
+            await self._record(tx, message, token, EventType.OPENED, details)
         return True
 
     async def click(self, value: str, user_agent: str | None) -> str | None:
@@ -47,24 +48,31 @@ class Engagement:
         anywhere the message did not (no open redirect). One event per link and recipient.
         """
         async with self._db.transaction() as tx:
-            token = await _verified(tx, value, TokenKind.CLICK)
-            if token is None or token.link is None:
+            verified = await _verified(tx, value, TokenKind.CLICK)
+            if verified is None:
+                return None
+            token, message = verified
+            link = token.link
+            if link is None:
                 return None
             earlier = await _clicks(tx, token)
-            if not any(e.details.get("original_link") == token.link for e in earlier):
+            if not any(e.details.get("original_link") == link for e in earlier):
                 details = {
                     **_agent_details(describe_agent(user_agent), user_agent),
-                    "original_link": token.link,
+                    "original_link": link,
                     "click_location": "HTML",
                 }
-                await self._record(tx, token, EventType.CLICKED, details)
-        return token.link
+                await self._record(tx, message, token, EventType.CLICKED, details)
+        return link
 
     async def _record(
-        self, tx: Tx, token: TrackingToken, kind: EventType, details: dict[str, str]
+        self,
+        tx: Tx,
+        message: StoredMessage,
+        token: TrackingToken,
+        kind: EventType,
+        details: dict[str, str],
     ) -> None:
-        message = await message_store.get_message(tx, token.message_id)
-        assert message is not None
         await record_events(
             tx,
             [
@@ -80,7 +88,10 @@ class Engagement:
         )
 
 
-async def _verified(tx: Tx, value: str, kind: TokenKind) -> TrackingToken | None:
+async def _verified(
+    tx: Tx, value: str, kind: TokenKind
+) -> tuple[TrackingToken, StoredMessage] | None:
+    """The token and its message, when the token is genuine and names one of its recipients."""
     secrets: dict[str, bytes | None] = {}
     # verify_token asks for the secret of the message the token names; look it up once.
     for_id = _peek_message_id(value)
@@ -93,7 +104,7 @@ async def _verified(tx: Tx, value: str, kind: TokenKind) -> TrackingToken | None
     message = await message_store.get_message(tx, token.message_id)
     if message is None or token.recipient not in {r.lower() for r in message.rcpt_state}:
         return None
-    return token
+    return token, message
 
 
 def _peek_message_id(value: str) -> str | None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from misiva.domain.contacts import Contact
 from misiva.domain.enums import ErrorCode
-from misiva.domain.errors import InvalidRequest, MisivaError, NotFound
+from misiva.domain.errors import MisivaError, NotFound
 from misiva.domain.message import SendFields
 from misiva.domain.templates import Template, TemplateType
 from misiva.ingest.tenants import ServerContext
@@ -206,10 +206,3 @@ def _not_found(item: SendFields) -> NotFound:
         f"The '{field}' associated with this request is not valid or was not found.",
         ErrorCode.TEMPLATE_NOT_FOUND,
     )
-
-
-def require_template_reference(item: SendFields) -> None:
-    if not item.uses_template:
-        raise InvalidRequest(
-            "Provide a 'TemplateId' or a 'TemplateAlias'.", ErrorCode.TEMPLATE_FIELD_MISSING
-        )

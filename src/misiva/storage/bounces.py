@@ -139,10 +139,6 @@ async def list_bounces(
     return total.scalar_one(), [_bounce(row) for row in rows]
 
 
-async def set_inactive(tx: Tx, bounce_id: int, inactive: bool) -> None:
-    await tx.execute(sa.update(bounces).where(bounces.c.id == bounce_id).values(inactive=inactive))
-
-
 async def deactivate_for(tx: Tx, server_id: int, stream: str, email: str) -> None:
     """Reactivating an address (suppression deleted) makes its bounces active again."""
     await tx.execute(

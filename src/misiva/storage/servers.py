@@ -48,11 +48,6 @@ async def find_server_by_name(tx: Tx, name: str) -> Server | None:
     return _server(row) if row else None
 
 
-async def list_servers(tx: Tx) -> list[Server]:
-    result = await tx.execute(sa.select(*_COLUMNS).order_by(servers.c.id))
-    return [_server(row) for row in result]
-
-
 async def insert_token(tx: Tx, server_id: int, token_hash: str, now: datetime) -> None:
     await tx.execute(
         sa.insert(server_tokens).values(server_id=server_id, token_hash=token_hash, created_at=now)
@@ -133,13 +128,3 @@ async def server_for_message(tx: Tx, message_id: str) -> Server | None:
     )
     row = result.one_or_none()
     return _server(row) if row else None
-
-
-async def set_stream_tracking(
-    tx: Tx, server_id: int, stream_id: str, *, track_opens: bool, track_links: str
-) -> None:
-    await tx.execute(
-        sa.update(streams)
-        .where(streams.c.server_id == server_id, streams.c.stream_id == stream_id)
-        .values(track_opens=track_opens, track_links=track_links)
-    )

@@ -6,7 +6,8 @@ from typing import Any
 
 from misiva.domain.enums import EventType
 from misiva.domain.records import StoredEvent, StoredMessage
-from misiva.webhooks.payloads import RecordType, WebhookEvent
+from misiva.domain.webhooks import RecordType
+from misiva.webhooks.payloads import WebhookEvent
 
 _AGENT_KEYS = ("name", "company", "family")
 

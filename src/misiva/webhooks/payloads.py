@@ -29,24 +29,13 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any, Protocol
 
 from misiva.domain.bounces import BounceType
 from misiva.domain.enums import EventType
+from misiva.domain.webhooks import RECORD_TYPES, RecordType
 
 Payload = dict[str, Any]
-
-
-class RecordType(StrEnum):
-    """Postmark's RecordType values; they double as the names of a webhook's triggers."""
-
-    DELIVERY = "Delivery"
-    BOUNCE = "Bounce"
-    SPAM_COMPLAINT = "SpamComplaint"
-    OPEN = "Open"
-    CLICK = "Click"
-    SUBSCRIPTION_CHANGE = "SubscriptionChange"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,20 +81,7 @@ def record_type_for(
     """Which webhook an event type triggers, or None for the ones Postmark never posts."""
     if event_type is EventType.BOUNCED and bounce_type is BounceType.SPAM_COMPLAINT:
         return RecordType.SPAM_COMPLAINT
-    return _RECORD_TYPES.get(event_type)
-
-
-# Postmark posts auto-replies as Bounce records of Type AutoResponder; queueing and
-# deferral between attempts are Misiva's own states and have no webhook.
-_RECORD_TYPES = {
-    EventType.DELIVERED: RecordType.DELIVERY,
-    EventType.BOUNCED: RecordType.BOUNCE,
-    EventType.AUTO_REPLIED: RecordType.BOUNCE,
-    EventType.COMPLAINED: RecordType.SPAM_COMPLAINT,
-    EventType.OPENED: RecordType.OPEN,
-    EventType.CLICKED: RecordType.CLICK,
-    EventType.SUBSCRIPTION_CHANGED: RecordType.SUBSCRIPTION_CHANGE,
-}
+    return RECORD_TYPES.get(event_type)
 
 
 # --- one builder per record type ------------------------------------------------------------
