@@ -12,7 +12,19 @@ from misiva.domain.enums import MessageStatus
 from misiva.storage.engine import Tx
 from misiva.storage.tables import messages
 
-_CLAIMABLE = (MessageStatus.QUEUED.value, MessageStatus.DEFERRED.value)
+# Rendered into the SQL as literals, `status IN ('queued', 'deferred')`, not as bound
+# parameters: SQLite uses the partial index ix_messages_due only when the query's WHERE
+# implies the index's, and it never sees that `status IN (?, ?)` does, so the claim and
+# next_due_at would scan every message ever sent. The list must stay the index's condition
+# (tables.py). The values never change, so the SQL text is the same on every run and
+# PostgreSQL's prepared statements are still reused.
+_CLAIMABLE = sa.bindparam(
+    "claimable",
+    [MessageStatus.QUEUED.value, MessageStatus.DEFERRED.value],
+    type_=messages.c.status.type,
+    expanding=True,
+    literal_execute=True,
+)
 
 
 async def claim_due(
