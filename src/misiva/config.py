@@ -75,6 +75,14 @@ class Settings(BaseSettings):
         300.0,
         description="How long a worker holds a claimed message before another may take it.",
     )
+    processes: int = Field(
+        0,
+        description="Processes `misiva serve` runs when no --only is given: 1 runs everything "
+        "in one; 2 runs delivery (worker, webhooks) in a second process so both of two cores "
+        "work at full load; 0 chooses 2 when the machine has at least two cores.",
+        ge=0,
+        le=2,
+    )
     worker_batch_size: int = Field(200, description="Messages one worker claims at a time.")
     worker_concurrency: int = Field(
         50, description="Deliveries one worker runs at once (SMTP transactions in flight)."

@@ -1,12 +1,15 @@
-"""Crash safety and sharing one queue: kill -9 mid-delivery, two workers on PostgreSQL."""
+"""Crash safety and sharing one queue: kill -9 mid-delivery, several processes, wake-ups."""
 
 from __future__ import annotations
 
 import email
+import os
 import re
+import signal
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -68,6 +71,8 @@ def test_kill_9_mid_delivery_loses_no_accepted_message(
         routes=f"*=smtp://127.0.0.1:{sink.port}?tls=none",
         lease_seconds="3",
         worker_concurrency=str(CONCURRENCY),
+        # One process doing everything, so the kill lands on the deliveries themselves.
+        processes="1",
     )
     token, _ = misiva.setup_tenant()
     first = misiva.serve()
@@ -106,8 +111,7 @@ def test_two_workers_share_one_postgres_queue_without_double_delivery(
 def test_a_commit_in_an_api_process_wakes_a_separate_worker_at_once(
     misiva_factory: Callable[..., Misiva], sink: SmtpSink, database_url: str
 ) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("separate worker processes share a PostgreSQL queue (LISTEN/NOTIFY)")
+    # LISTEN/NOTIFY on PostgreSQL, a datagram to each listening process on SQLite.
     # A poll so slow that only a notification can explain a quick delivery.
     misiva = misiva_factory(
         routes=f"*=smtp://127.0.0.1:{sink.port}?tls=none", worker_poll_seconds="60"
@@ -120,3 +124,44 @@ def test_a_commit_in_an_api_process_wakes_a_separate_worker_at_once(
     _send_batches(misiva, token, 1, size=1)
     assert sink.wait_for(1, timeout=10)
     assert time.monotonic() - began < 5
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_default_serve_delivers_from_a_second_process_that_dies_with_it(
+    misiva_factory: Callable[..., Misiva], sink: SmtpSink
+) -> None:
+    misiva = misiva_factory(
+        routes=f"*=smtp://127.0.0.1:{sink.port}?tls=none", processes="2", worker_poll_seconds="60"
+    )
+    token, _ = misiva.setup_tenant()
+    parent = misiva.serve()
+    assert _wait(lambda: len(_children(parent.pid)) == 1, timeout=10)
+    [child] = _children(parent.pid)
+    time.sleep(1.5)  # the child's first claim is done: only a wake-up explains a quick send
+    began = time.monotonic()
+    _send_batches(misiva, token, 1, size=1)
+    assert sink.wait_for(1, timeout=10)
+    assert time.monotonic() - began < 5
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    # No orphan keeps delivering beside the next service started on this database.
+    assert _wait(lambda: not _alive(child), timeout=20)

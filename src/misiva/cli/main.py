@@ -75,3 +75,7 @@ def main() -> None:
 def _fail(message: str) -> None:
     typer.echo(f"misiva: {message}", err=True)
     sys.exit(1)
+
+
+if __name__ == "__main__":  # `python -m misiva.cli.main`: how serve starts its delivery child
+    main()

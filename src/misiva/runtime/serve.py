@@ -14,6 +14,7 @@ import uvicorn
 from misiva.api.app import create_app
 from misiva.config import Settings
 from misiva.domain.errors import SetupError
+from misiva.runtime import processes
 from misiva.runtime.wiring import Platform, build_platform
 from misiva.storage.migrate import ensure_migrated
 from misiva.storage.notify import listening
@@ -64,7 +65,12 @@ async def _run(platform: Platform, only: tuple[str, ...]) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    processes.die_with_parent()
     starters: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {}
+    everything = only == COMPONENTS
+    only, in_child = processes.split(platform.settings, only) if everything else (only, ())
+    if in_child:
+        starters["delivery"] = lambda: processes.run_child(in_child, stop)
     if "worker" in only:
         worker = platform.new_worker()
         # In one process, a commit wakes the worker at once instead of at its next poll.
@@ -80,7 +86,7 @@ async def _run(platform: Platform, only: tuple[str, ...]) -> None:
         dispatcher = platform.new_dispatcher()
         starters["webhooks"] = lambda: dispatcher.run(stop)
     # The bounce receiver runs when a bounce domain is configured (or when asked for).
-    if "bounces" in only and (platform.settings.bounce_domain or only != COMPONENTS):
+    if "bounces" in only and (platform.settings.bounce_domain or not everything):
         receiver = platform.new_bounce_receiver()
         starters["bounces"] = lambda: receiver.run(stop)
     if "scheduler" in only:
