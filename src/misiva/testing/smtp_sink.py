@@ -77,6 +77,9 @@ class SmtpSink:
         self._data_script: ReplyScript | None = None
         self._rcpt_scripts: dict[str, ReplyScript] = {}
         self._delay = 0.0
+        self._message_delay = 0.0
+        self._in_data = 0
+        self._peak_in_data = 0
         self._controller: Any = None
 
     def start(self) -> Self:
@@ -198,6 +201,17 @@ class SmtpSink:
         """Wait this long before every reply to EHLO, MAIL, RCPT, DATA, RSET and NOOP."""
         self._delay = seconds
 
+    def delay_messages(self, seconds: float) -> None:
+        """Wait this long before accepting each message's content: a remote MX's time per
+        transaction (spam and virus scanning, its own fsync), as the sender meets it."""
+        self._message_delay = seconds
+
+    @property
+    def peak_transactions(self) -> int:
+        """The most messages that were being accepted at one moment (connections in use)."""
+        with self._cond:
+            return self._peak_in_data
+
     def drop_connections(self) -> None:
         """Close every open client connection, as a server does with idle ones."""
         if self._controller is not None:
@@ -207,6 +221,17 @@ class SmtpSink:
         with self._cond:
             self._sessions += 1
             self._servers[server] = self._sessions
+
+    async def _pause_message(self) -> None:
+        with self._cond:
+            self._in_data += 1
+            self._peak_in_data = max(self._peak_in_data, self._in_data)
+        try:
+            if self._message_delay > 0:
+                await asyncio.sleep(self._message_delay)
+        finally:
+            with self._cond:
+                self._in_data -= 1
 
     async def _pause(self) -> None:
         if self._delay > 0:
@@ -320,6 +345,7 @@ class _Handler:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         await self._sink._pause()
+        await self._sink._pause_message()
         line = self._sink._next_line("DATA")
         if _accepted(line):
             self._sink._record(server, session, envelope)
@@ -355,6 +381,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--count-only", action="store_true", help="keep no message bodies")
     parser.add_argument("--expect", type=int, default=0, help="exit once this many arrived")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before each reply")
+    parser.add_argument(
+        "--message-delay", type=float, default=0.0, help="seconds before accepting each message"
+    )
     parser.add_argument("--max-seconds", type=float, default=600.0)
     args = parser.parse_args(argv)
     stop = threading.Event()
@@ -366,11 +395,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     with SmtpSink(args.host, args.port, count_only=args.count_only) as sink:
         sink.delay(args.delay)
+        sink.delay_messages(args.message_delay)
         print(f"listening {sink.address}", flush=True)
         _serve(sink, stop, args.expect, time.monotonic() + args.max_seconds)
         span = sink.first_and_last
         seconds = 0.0 if span is None else span[1] - span[0]
-        print(f"received {sink.count} sessions {sink.sessions} span {seconds:.3f}s", flush=True)
+        print(
+            f"received {sink.count} sessions {sink.sessions} span {seconds:.3f}s"
+            f" peak {sink.peak_transactions}",
+            flush=True,
+        )
     return 0
 
 
