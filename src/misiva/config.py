@@ -85,14 +85,18 @@ class Settings(BaseSettings):
     )
     worker_batch_size: int = Field(200, description="Messages one worker claims at a time.")
     worker_concurrency: int = Field(
-        50, description="Deliveries one worker runs at once (SMTP transactions in flight)."
+        200,
+        description="Deliveries one worker runs at once (SMTP transactions in flight): a "
+        "remote MX takes 100-500 ms a message, so a fast sender needs hundreds in flight.",
     )
     worker_poll_seconds: float = Field(
         1.0,
         description="How often an idle worker looks for due messages when nothing woke it.",
     )
     smtp_max_connections: int = Field(
-        10, description="Open SMTP connections per destination host, per worker."
+        20,
+        description="Open SMTP connections per destination host, per worker (Postfix's "
+        "default destination concurrency is 20 too).",
     )
     smtp_connect_timeout: float = Field(30.0, description="Seconds to wait for a connection.")
     smtp_command_timeout: float = Field(60.0, description="Seconds to wait for each reply.")

@@ -9,8 +9,11 @@ from misiva.storage.engine import Tx
 from misiva.storage.tables import message_events, messages
 
 
-async def accept_to_delivered_seconds(tx: Tx, server_id: int | None = None) -> list[float]:
-    """For each delivered message, seconds from accept to its first delivery, sorted."""
+async def accept_to_delivered_seconds(
+    tx: Tx, server_id: int | None = None, tag: str | None = None
+) -> list[float]:
+    """For each delivered message (of one server, with one tag), seconds from accept to its
+    first delivery, sorted."""
     first = (
         sa.select(
             message_events.c.message_id,
@@ -25,6 +28,8 @@ async def accept_to_delivered_seconds(tx: Tx, server_id: int | None = None) -> l
     )
     if server_id is not None:
         query = query.where(messages.c.server_id == server_id)
+    if tag is not None:
+        query = query.where(messages.c.tag == tag)
     # min() keeps its argument's type, so both sides come back UTC-aware.
     rows = await tx.execute(query)
     return sorted((delivered - accepted).total_seconds() for accepted, delivered in rows)
