@@ -40,9 +40,18 @@ check: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-bench: $(STAMP)
+BENCH_STAMP := $(VENV)/.bench-installed
+BENCH_DEBIAN := postfix wrk
+
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+# Misiva beside Postfix and django-post-office on this machine, in one run (docs/performance.md).
+bench: $(BENCH_STAMP)
+	@$(MAKE) --no-print-directory debian-deps DEBIAN_PACKAGES="$(BENCH_DEBIAN)"
 	$(BIN)/python bench/render.py
-	$(BIN)/python bench/send_pipeline.py
+	$(BIN)/python bench/send_pipeline.py $(BENCH_ARGS)
 
 docs: $(STAMP)
 	$(BIN)/python -m misiva.config > docs/configuration.md
