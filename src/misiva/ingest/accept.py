@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from misiva.domain.clock import Clock, utcnow
@@ -12,8 +12,8 @@ from misiva.domain.errors import InvalidRequest, MisivaError, SenderNotAllowed
 from misiva.domain.ids import new_message_id
 from misiva.domain.message import SendFields, SendRequest, SendResult
 from misiva.domain.records import NewMessage, SendingDomain
-from misiva.ingest.group_commit import GroupCommitter, Submission
-from misiva.ingest.suppressed import all_inactive, find_inactive, partly_inactive
+from misiva.ingest.group_commit import GroupCommitter, Settled, Submission
+from misiva.ingest.suppressed import all_inactive, partly_inactive
 from misiva.ingest.templated import TemplateRenderer
 from misiva.ingest.tenants import ServerContext, ServerDirectory
 from misiva.ingest.tracked import add_tracking
@@ -76,47 +76,31 @@ class Ingestor:
         message_ids = [new_message_id() for _ in items]
         items = await self._templates.render_all(context, items, message_ids)
         checked = [self._check(context, item) for item in items]
-        inactive = await find_inactive(
-            self._db, context.server.id, [c[1] if isinstance(c, tuple) else None for c in checked]
-        )
-        prepared = [
-            self._prepare(context, item, check, now, message_id, skip)
-            for item, check, message_id, skip in zip(
-                items, checked, message_ids, inactive, strict=True
-            )
+        # Built before suppressions are known (they change no byte of the message); the
+        # committer looks them up in the transaction that queues, and settles each item.
+        candidates = [
+            self._prepare(context, item, check, now, message_id)
+            for item, check, message_id in zip(items, checked, message_ids, strict=True)
         ]
-        results = [p.result for p in prepared]
-        to_queue = [p.message for p in prepared if p.message is not None]
-        try:
-            await self._commit(context, to_queue, results, idempotency_key, now)
-        except _ConcurrentDuplicate:
+        submission = Submission(
+            server_id=context.server.id,
+            requests=[c[1] if isinstance(c, tuple) else None for c in checked],
+            settle=lambda inactive: _settle(candidates, inactive),
+            idempotency_key=idempotency_key,
+            to_json=_to_json,
+            now=now,
+        )
+        results = await self._committer.commit(submission)
+        if results is None:
             # Another request with this key committed first: answer what it answered.
             assert idempotency_key is not None
             replay = await self._replay(context.server.id, idempotency_key)
             if replay is None:
-                raise
+                raise _ConcurrentDuplicate
             return replay
-        if to_queue and self.on_queued is not None:
+        if self.on_queued is not None and any(r.error_code == ErrorCode.OK for r in results):
             self.on_queued()
         return results
-
-    async def _commit(
-        self,
-        context: ServerContext,
-        to_queue: list[NewMessage],
-        results: list[SendResult],
-        idempotency_key: str | None,
-        now: datetime,
-    ) -> None:
-        submission = Submission(
-            server_id=context.server.id,
-            messages=to_queue,
-            idempotency_key=idempotency_key,
-            response=_to_json(results) if idempotency_key else None,
-            now=now,
-        )
-        if not await self._committer.commit(submission):
-            raise _ConcurrentDuplicate
 
     def check_only(self, items: Sequence[SendFields | MisivaError]) -> list[SendResult]:
         """What Postmark's POSTMARK_API_TEST token does: validate, answer, deliver nothing."""
@@ -158,21 +142,18 @@ class Ingestor:
         checked: tuple[SendFields, SendRequest, SendingDomain] | SendResult,
         now: datetime,
         message_id: str,
-        inactive: frozenset[str],
     ) -> _Prepared:
         if isinstance(checked, SendResult):
             return _Prepared(checked, None)
         fields, request, domain = checked
-        if inactive and inactive >= set(request.recipients):
-            return _Prepared(_error_result(fields.to, all_inactive(sorted(inactive))), None)
         request = add_tracking(request, message_id, context, self._link_base)
-        message = _new_message(context, fields, request, domain, now, message_id, inactive)
+        message = _new_message(context, fields, request, domain, now, message_id)
         result = SendResult(
             to=request.to_given,
             submitted_at=now,
             message_id=message.id,
             error_code=ErrorCode.OK,
-            message=partly_inactive(sorted(inactive)) if inactive else "OK",
+            message="OK",
         )
         return _Prepared(result, message)
 
@@ -230,7 +211,6 @@ def _new_message(
     domain: SendingDomain,
     now: datetime,
     message_id: str,
-    inactive: frozenset[str] = frozenset(),
 ) -> NewMessage:
     return NewMessage(
         id=message_id,
@@ -242,8 +222,7 @@ def _new_message(
         to=[(a.email, a.name) for a in request.to],
         cc=[(a.email, a.name) for a in request.cc],
         bcc=[(a.email, a.name) for a in request.bcc],
-        # Suppressed recipients stay in the headers but are not in the envelope.
-        recipients=tuple(r for r in request.recipients if r not in inactive),
+        recipients=tuple(request.recipients),
         subject=request.subject,
         tag=request.tag,
         metadata=request.metadata,
@@ -255,6 +234,28 @@ def _new_message(
         template_version=fields.template_version,
         locale=fields.locale,
     )
+
+
+def _settle(candidates: list[_Prepared], inactive: list[frozenset[str]]) -> Settled:
+    """Each item's final answer once its suppressed recipients are known: refused (406) if
+    all of them are, queued without them (and saying so) if some are."""
+    messages: list[NewMessage] = []
+    results: list[SendResult] = []
+    for candidate, skip in zip(candidates, inactive, strict=True):
+        message = candidate.message
+        if message is None or not skip:
+            results.append(candidate.result)
+            if message is not None:
+                messages.append(message)
+            continue
+        remaining = tuple(r for r in message.recipients if r not in skip)
+        if not remaining:
+            results.append(_error_result(candidate.result.to, all_inactive(sorted(skip))))
+            continue
+        # Suppressed recipients stay in the headers but are not in the envelope.
+        messages.append(replace(message, recipients=remaining))
+        results.append(replace(candidate.result, message=partly_inactive(sorted(skip))))
+    return Settled(messages=messages, results=results)
 
 
 def _error_result(to: str | None, error: MisivaError) -> SendResult:

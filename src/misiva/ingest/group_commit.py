@@ -8,25 +8,38 @@ queueing for the write lock one by one.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from misiva.domain.message import SendRequest, SendResult
 from misiva.domain.records import NewMessage
 from misiva.events.record import record_queued
+from misiva.ingest.suppressed import find_inactive
 from misiva.storage import Database, Tx
 from misiva.storage import idempotency as idempotency_store
 from misiva.storage.notify import notify
 
 
 @dataclass(frozen=True, slots=True)
+class Settled:
+    """A submission once its suppressed recipients are known: what it queues and answers."""
+
+    messages: list[NewMessage]
+    results: list[SendResult]
+
+
+@dataclass(frozen=True, slots=True)
 class Submission:
-    """What one request stores: its messages, and its answer under its Idempotency-Key."""
+    """One request: its checked sends, how to settle them once suppressions are known, and
+    its Idempotency-Key (its answer is saved under the key in the same transaction)."""
 
     server_id: int
-    messages: list[NewMessage]
+    requests: Sequence[SendRequest | None]
+    settle: Callable[[list[frozenset[str]]], Settled]
     idempotency_key: str | None
-    response: Any
+    to_json: Callable[[list[SendResult]], Any]
     now: datetime
 
 
@@ -34,13 +47,14 @@ class GroupCommitter:
     def __init__(self, db: Database, idempotency_window: timedelta) -> None:
         self._db = db
         self._window = idempotency_window
-        self._waiting: list[tuple[Submission, asyncio.Future[bool]]] = []
+        self._waiting: list[tuple[Submission, asyncio.Future[list[SendResult] | None]]] = []
         self._running = False
         self._task: asyncio.Task[None] | None = None
 
-    async def commit(self, submission: Submission) -> bool:
-        """Store the submission; False when another request already holds its key."""
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    async def commit(self, submission: Submission) -> list[SendResult] | None:
+        """Store the submission and return its results; None when another request already
+        holds its Idempotency-Key."""
+        future: asyncio.Future[list[SendResult] | None] = asyncio.get_running_loop().create_future()
         self._waiting.append((submission, future))
         if not self._running:
             self._running = True
@@ -56,17 +70,7 @@ class GroupCommitter:
                 group, self._waiting = self._waiting, []
                 try:
                     async with self._db.transaction() as tx:
-                        stored = [await self._stage(tx, s) for s, _ in group]
-                        await notify(tx)
-                        await record_queued(
-                            tx,
-                            [
-                                m
-                                for (s, _), ok in zip(group, stored, strict=True)
-                                if ok
-                                for m in s.messages
-                            ],
-                        )
+                        answers = await self._store(tx, [s for s, _ in group])
                 except BaseException as error:
                     for _, future in group:
                         if not future.done():
@@ -74,23 +78,41 @@ class GroupCommitter:
                     if not isinstance(error, Exception):
                         raise
                     continue
-                for (_, future), ok in zip(group, stored, strict=True):
+                for (_, future), answer in zip(group, answers, strict=True):
                     if not future.done():
-                        future.set_result(ok)
+                        future.set_result(answer)
         finally:
             self._running = False
 
-    async def _stage(self, tx: Tx, s: Submission) -> bool:
-        # Only a submission that queues something is remembered: a refused one can be
-        # corrected and sent again under the same key.
-        if not s.idempotency_key or not s.messages:
+    async def _store(self, tx: Tx, group: list[Submission]) -> list[list[SendResult] | None]:
+        """In one transaction: the group's suppressions, its idempotency keys, its messages."""
+        inactive = await find_inactive(tx, [(s.server_id, s.requests) for s in group])
+        settled = [s.settle(found) for s, found in zip(group, inactive, strict=True)]
+        answers: list[list[SendResult] | None] = []
+        to_queue: list[NewMessage] = []
+        for submission, outcome in zip(group, settled, strict=True):
+            if await self._remember(tx, submission, outcome):
+                answers.append(outcome.results)
+                to_queue += outcome.messages
+            else:
+                answers.append(None)
+        if to_queue:
+            await notify(tx)
+            await record_queued(tx, to_queue)
+        return answers
+
+    async def _remember(self, tx: Tx, s: Submission, outcome: Settled) -> bool:
+        """Save the answer under the submission's key; False if another request holds it.
+        Only a submission that queues something is remembered: a refused one can be
+        corrected and sent again under the same key."""
+        if not s.idempotency_key or not outcome.messages:
             return True
         return await idempotency_store.save_response(
             tx,
             s.server_id,
             s.idempotency_key,
             200,
-            s.response,
+            s.to_json(outcome.results),
             s.now,
             expired_before=s.now - self._window,
         )

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from misiva.domain.enums import ErrorCode
 from misiva.domain.errors import MisivaError
 from misiva.domain.message import SendRequest
-from misiva.storage import Database
+from misiva.storage import Tx
 from misiva.storage import suppressions as suppression_store
 
 INACTIVE_REASON = (
@@ -17,26 +17,35 @@ INACTIVE_REASON = (
 
 
 async def find_inactive(
-    db: Database, server_id: int, requests: Sequence[SendRequest | None]
-) -> list[frozenset[str]]:
-    """For each request, its suppressed recipients; one query per stream in the submission."""
-    wanted: dict[str, set[str]] = defaultdict(set)
-    for request in requests:
-        if request is not None:
-            wanted[request.stream].update(r.lower() for r in request.recipients)
-    if not wanted:
-        return [frozenset() for _ in requests]
-    found: dict[str, dict[str, str]] = {}
-    async with db.reading() as tx:
-        for stream, emails in wanted.items():
-            found[stream] = await suppression_store.suppressed_among(
-                tx, server_id, stream, sorted(emails)
-            )
+    tx: Tx, submissions: Sequence[tuple[int, Sequence[SendRequest | None]]]
+) -> list[list[frozenset[str]]]:
+    """For each (server, requests) submission, each request's suppressed recipients.
+
+    Concurrent submissions share one query per server and stream, inside the transaction
+    that queues them: a suppression committed before it is seen, with no extra round trip.
+    """
+    wanted: dict[tuple[int, str], set[str]] = defaultdict(set)
+    for server_id, requests in submissions:
+        for request in requests:
+            if request is not None:
+                wanted[server_id, request.stream].update(r.lower() for r in request.recipients)
+    found: dict[tuple[int, str], dict[str, str]] = {}
+    for (server_id, stream), emails in wanted.items():
+        found[server_id, stream] = await suppression_store.suppressed_among(
+            tx, server_id, stream, sorted(emails)
+        )
     return [
-        frozenset(r for r in request.recipients if r.lower() in found.get(request.stream, {}))
-        if request is not None
-        else frozenset()
-        for request in requests
+        [
+            frozenset(
+                r
+                for r in request.recipients
+                if r.lower() in found.get((server_id, request.stream), {})
+            )
+            if request is not None
+            else frozenset()
+            for request in requests
+        ]
+        for server_id, requests in submissions
     ]
 
 
