@@ -74,6 +74,19 @@ class DeliveryWorker:
         in_flight: set[asyncio.Task[None]] = set()
         self._drained = False
         recorder = asyncio.create_task(self._recorder())
+        room = asyncio.Event()
+        # A full worker claims again once a quarter of its slots are free, not at each free
+        # slot: under load, one claim per finished delivery meant hundreds of one-row claim
+        # transactions a second, each taking the write lock.
+        refill_below = self._config.concurrency - max(
+            1, min(self._config.batch_size, self._config.concurrency // 4)
+        )
+
+        def finished(task: asyncio.Task[None]) -> None:
+            in_flight.discard(task)
+            if len(in_flight) <= refill_below:
+                room.set()
+
         try:
             while not stop.is_set():
                 wanted = min(self._config.concurrency - len(in_flight), self._config.batch_size)
@@ -83,10 +96,13 @@ class DeliveryWorker:
                 for message in claimed:
                     task = asyncio.create_task(self._attempt_and_queue(message))
                     in_flight.add(task)
-                    task.add_done_callback(in_flight.discard)
+                    task.add_done_callback(finished)
                 more_due = wanted > 0 and len(claimed) == wanted
-                if not more_due or len(in_flight) >= self._config.concurrency:
-                    await self._idle(stop, in_flight)
+                if len(in_flight) > refill_below:
+                    room.clear()
+                    await self._wait_for(stop, room)
+                elif not more_due:
+                    await self._wait_for(stop, self._wake)
         finally:
             if in_flight:
                 log.info("draining %d deliveries in flight", len(in_flight))
@@ -95,18 +111,17 @@ class DeliveryWorker:
             self._done_event.set()
             await recorder
 
-    async def _idle(self, stop: asyncio.Event, in_flight: set[asyncio.Task[None]]) -> None:
-        """Sleep until a stop, a commit that queued mail, a free delivery slot or the poll tick."""
-        signals = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())]
-        saturated = len(in_flight) >= self._config.concurrency
-        waiters = signals + (list(in_flight) if saturated else [])
+    async def _wait_for(self, stop: asyncio.Event, event: asyncio.Event) -> None:
+        """Sleep until a stop, `event` (free slots, or a commit that queued mail), or the poll
+        tick, which catches retries falling due and commits whose wake-up was lost."""
+        waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(event.wait())]
         try:
             await asyncio.wait(
                 waiters, timeout=self._config.poll_seconds, return_when=asyncio.FIRST_COMPLETED
             )
         finally:
-            for signal in signals:
-                signal.cancel()
+            for waiter in waiters:
+                waiter.cancel()
 
     async def _claim_safely(self, limit: int) -> list[ClaimedMessage]:
         """A database that is briefly unreachable pauses delivery; it does not stop it."""
