@@ -185,12 +185,9 @@ def _signature_header(
     does the RSA step. Measured on this machine: dkimpy's pure-Python RSA costs ~6.4 ms a
     signature and capped delivery near 150 messages/s per core; OpenSSL's costs ~0.3 ms.
     """
-    try:
-        headers, body = dkimpy.rfc822_parse(message)
-    except dkimpy.DKIMException as exc:
-        raise DkimError(f"DKIM signing failed: {exc}") from exc
+    headers, body = _split(message)
     policy = dkimpy.CanonicalizationPolicy.from_c_value(b"/".join(_CANONICALIZE))
-    body_hash = base64.b64encode(hashlib.sha256(policy.canonicalize_body(body)).digest())
+    body_hash = base64.b64encode(hashlib.sha256(relaxed_body(body)).digest())
     fields = [
         (b"v", b"1"),
         (b"a", b"rsa-sha256"),
@@ -224,6 +221,41 @@ def _signature_header(
     value = b"; ".join(b"=".join(f) for f in fields) + b"\r\n"
     folded: bytes = dkimpy.fold(value, namelen=len(_NAME), linesep=b"\r\n")
     return _NAME + b": " + folded
+
+
+# Measured in the delivery process (py-spy, 5 KB templated messages): dkimpy's relaxed body
+# canonicalisation and its message parsing took about 30% of the CPU. Its whitespace regex
+# rewrites every single space, and its parser splits the whole body into lines to join them
+# again. The two functions below give byte-identical results (tests compare them with
+# dkimpy's on many bodies) and touch only what changes; dkimpy still canonicalises headers.
+_WSP_TO_COMPRESS = re.compile(rb"[\t ]{2,}|\t")
+_TRAILING_WSP = re.compile(rb"[\t ]+\r\n")
+
+
+def relaxed_body(body: bytes) -> bytes:
+    """RFC 6376 §3.4.4 relaxed body canonicalisation of a CRLF body, as dkimpy's."""
+    if b"\t" in body or b" \r\n" in body:
+        body = _TRAILING_WSP.sub(b"\r\n", body)
+    if b"\t" in body or b"  " in body:
+        body = _WSP_TO_COMPRESS.sub(b" ", body)
+    # Trailing empty lines go and the last line ends in one CRLF; an empty body is empty.
+    end = len(body)
+    while body.endswith(b"\r\n", 0, end):
+        end -= 2
+    canonical = body[:end] + b"\r\n"
+    return b"" if canonical == b"\r\n" else canonical
+
+
+def _split(message: bytes) -> tuple[list[list[bytes]], bytes]:
+    """dkimpy's (headers, body) of a CRLF message, parsing only the header block."""
+    end = message.find(b"\r\n\r\n")
+    try:
+        if end < 0:
+            return dkimpy.rfc822_parse(message)  # type: ignore[no-any-return]
+        headers, _ = dkimpy.rfc822_parse(message[: end + 4])
+    except dkimpy.DKIMException as exc:
+        raise DkimError(f"DKIM signing failed: {exc}") from exc
+    return headers, message[end + 4 :]
 
 
 @functools.lru_cache(maxsize=256)
