@@ -375,7 +375,9 @@ def run_post_office(sink: SmtpSink, messages: int, workdir: Path) -> RefResult:
     """
     command = [sys.executable, __file__, POST_OFFICE_CHILD]
     command += ["--sink-port", str(sink.port), "--messages", str(messages)]
-    command += ["--workdir", str(workdir)]
+    # A folder of its own each run: a database left by an earlier run would be counted too.
+    own = Path(tempfile.mkdtemp(prefix="post-office-", dir=workdir))
+    command += ["--workdir", str(own)]
     target = sink.count() + messages
     # Its own session, so that a failure also ends the sender's forked worker processes.
     child = subprocess.Popen(
