@@ -78,10 +78,10 @@ class Settings(BaseSettings):
     processes: int = Field(
         0,
         description="Processes `misiva serve` runs when no --only is given: 1 runs everything "
-        "in one; 2 runs delivery (worker, webhooks) in a second process so both of two cores "
-        "work at full load; 0 chooses 2 when the machine has at least two cores.",
+        "in one; 2 runs delivery (worker, webhooks) in a second process; each one more is "
+        "another API process on the same address. 0 chooses by the number of cores.",
         ge=0,
-        le=2,
+        le=16,
     )
     worker_batch_size: int = Field(200, description="Messages one worker claims at a time.")
     worker_concurrency: int = Field(

@@ -165,3 +165,15 @@ def test_default_serve_delivers_from_a_second_process_that_dies_with_it(
     parent.wait()
     # No orphan keeps delivering beside the next service started on this database.
     assert _wait(lambda: not _alive(child), timeout=20)
+
+
+def test_extra_api_processes_share_the_address(
+    misiva_factory: Callable[..., Misiva], sink: SmtpSink
+) -> None:
+    misiva = misiva_factory(routes=f"*=smtp://127.0.0.1:{sink.port}?tls=none", processes="3")
+    token, _ = misiva.setup_tenant()
+    parent = misiva.serve()
+    assert _wait(lambda: len(_children(parent.pid)) == 2, timeout=10)
+    accepted = _send_batches(misiva, token, 40, size=1)
+    assert sink.wait_for(40, timeout=30)
+    assert set(_received_ids(sink)) == set(accepted)

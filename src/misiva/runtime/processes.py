@@ -21,17 +21,41 @@ from misiva.domain.errors import SetupError
 
 # What the child runs: the work that signs and sends mail and posts webhooks.
 DELIVERY = ("worker", "webhooks")
+# Chosen by measurement (docs/performance.md): on two cores a third process (a second API)
+# made single sends slower (about 420/s against 790/s) and batches no faster.
+AUTO_MAX = 2
 PARENT_ENV = "MISIVA_PARENT_PID"
 
 
-def split(settings: Settings, wanted: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The components this process runs, and those its delivery child runs (maybe none)."""
-    processes = settings.processes or (2 if (os.cpu_count() or 1) >= 2 else 1)
-    child = tuple(c for c in wanted if c in DELIVERY)
+def process_count(settings: Settings) -> int:
+    """How many processes `misiva serve` runs when asked for everything."""
+    return settings.processes or min(AUTO_MAX, max(1, os.cpu_count() or 1))
+
+
+def split(
+    settings: Settings, wanted: tuple[str, ...]
+) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+    """The components this process runs, and each child process's components.
+
+    One process runs everything; two put delivery in a child; each process beyond two is
+    one more API process sharing the port, since rendering, tracking and building MIME
+    (about 80% of the API's CPU in profiles) is where a busy node spends most.
+    """
+    count = process_count(settings)
+    delivery = tuple(c for c in wanted if c in DELIVERY)
     here = tuple(c for c in wanted if c not in DELIVERY)
-    if processes < 2 or not child or not here:
-        return wanted, ()
-    return here, child
+    if count < 2 or not delivery or not here:
+        return wanted, []
+    children = [delivery]
+    if "api" in here:
+        children += [("api",)] * (count - 2)
+    return here, children
+
+
+def shares_port(settings: Settings) -> bool:
+    """Several API processes listen on one address (SO_REUSEPORT: the kernel spreads
+    connections across them)."""
+    return process_count(settings) > 2
 
 
 async def run_child(components: tuple[str, ...], stop: asyncio.Event) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
+import socket
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any
 
@@ -68,9 +70,9 @@ async def _run(platform: Platform, only: tuple[str, ...]) -> None:
     processes.die_with_parent()
     starters: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {}
     everything = only == COMPONENTS
-    only, in_child = processes.split(platform.settings, only) if everything else (only, ())
-    if in_child:
-        starters["delivery"] = lambda: processes.run_child(in_child, stop)
+    only, children = processes.split(platform.settings, only) if everything else (only, [])
+    for number, components in enumerate(children, start=1):
+        starters[f"process {number}"] = functools.partial(processes.run_child, components, stop)
     if "worker" in only:
         worker = platform.new_worker()
         # In one process, a commit wakes the worker at once instead of at its next poll.
@@ -106,7 +108,10 @@ async def _run(platform: Platform, only: tuple[str, ...]) -> None:
 
         async def run_api() -> None:
             stopper = asyncio.create_task(_exit_on(stop, api))
-            await api.serve()
+            if processes.shares_port(platform.settings):
+                await api.serve(sockets=[_shared_listener(host, port)])
+            else:
+                await api.serve()
             stopper.cancel()
 
         starters["api"] = run_api
@@ -118,6 +123,21 @@ async def _run(platform: Platform, only: tuple[str, ...]) -> None:
     for task in done:
         if task.exception() is not None:
             raise SetupError(f"component {task.get_name()} failed: {task.exception()}")
+
+
+def _shared_listener(host: str, port: int) -> socket.socket:
+    """A listening socket that the other API processes of this node bind too."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as error:
+        listener.close()
+        raise SetupError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    listener.listen(2048)
+    return listener
 
 
 async def _exit_on(stop: asyncio.Event, api: uvicorn.Server) -> None:
