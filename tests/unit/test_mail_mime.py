@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import email
 import email.policy
+import random
 import re
 from datetime import UTC, datetime
 from email.message import EmailMessage, Message
@@ -15,6 +16,7 @@ import pytest
 
 from misiva.domain.errors import InvalidRequest
 from misiva.domain.message import Address, Attachment, HeaderField, SendRequest
+from misiva.mail import mime
 from misiva.mail.mime import attachment_names, build_mime, extract_bodies
 
 DATE = datetime(2026, 11, 3, 9, 30, tzinfo=UTC)
@@ -403,3 +405,20 @@ def test_build_is_deterministic_apart_from_boundaries() -> None:
     first, second = build(request), build(request)
     strip = re.compile(rb"=_[0-9a-f]{32}")
     assert strip.sub(b"B", first) == strip.sub(b"B", second)
+
+
+def test_bodies_without_attachments_are_written_as_the_stdlib_generator_writes_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The direct writer of plain bodies gives the generic path's bytes, boundary aside."""
+    monkeypatch.setattr(mime.secrets, "token_hex", lambda n: "5f" * n)
+    chooser = random.Random(2045)
+    pieces = ["Hola", " ", "ñandú ", "€", "\n", "\r\n", "\r", "x" * 90, ".", "From ", "=", "\t"]
+    texts: list[str | None] = [None, "", "\n", "ascii only", "línea\n", "a" * 200, "日本語" * 30]
+    texts += [
+        "".join(chooser.choice(pieces) for _ in range(chooser.randrange(0, 30))) for _ in range(300)
+    ]
+    for text in texts:
+        for html in (None, "<p>hola</p>", chooser.choice(texts)):
+            request = make_request(text_body=text, html_body=html)
+            assert mime._plain_body(request) == mime._body(request).as_bytes(), (text, html)
