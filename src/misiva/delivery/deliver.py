@@ -41,7 +41,7 @@ async def deliver_one(
     message: ClaimedMessage, domain: SendingDomain, deps: DeliveryDeps
 ) -> Delivery:
     """Deliver one claimed message; each line is one named step."""
-    signed = sign_for_domain(message.mime, domain)
+    signed = _SignOnce(message.mime, domain)
     envelope_from = return_path(message, deps.bounce_domain)
     plan, unrouted = plan_routes(message.pending, deps.routes)
     results = await asyncio.gather(
@@ -55,6 +55,23 @@ async def deliver_one(
 
 def return_path(message: ClaimedMessage, bounce_domain: str | None) -> str:
     return verp_address(message.id, bounce_domain) if bounce_domain else message.envelope_from
+
+
+class _SignOnce:
+    """The signed message, signed when a transport first needs it (see SmtpClientPool.send),
+    once however many routes the recipients take."""
+
+    __slots__ = ("_domain", "_mime", "_signed")
+
+    def __init__(self, mime: bytes, domain: SendingDomain) -> None:
+        self._mime = mime
+        self._domain = domain
+        self._signed: bytes | None = None
+
+    def __call__(self) -> bytes:
+        if self._signed is None:
+            self._signed = sign_for_domain(self._mime, self._domain)
+        return self._signed
 
 
 def sign_for_domain(mime: bytes, domain: SendingDomain) -> bytes:

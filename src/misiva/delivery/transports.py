@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -12,6 +12,10 @@ from misiva.dns.resolver import DnsError, Resolver
 from misiva.domain.delivery import Destination, RecipientOutcome, Route
 from misiva.domain.enums import RouteKind, TlsMode
 from misiva.domain.smtp import CAPTURED, ReplyClass, SMTPReply
+
+
+# The message to send, made (DKIM-signed) on first call and the same bytes after.
+Message = Callable[[], bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +27,7 @@ class RouteResult:
 
 class Transport(Protocol):
     async def deliver(
-        self, route: Route, envelope_from: str, recipients: Sequence[str], data: bytes
+        self, route: Route, envelope_from: str, recipients: Sequence[str], data: Message
     ) -> RouteResult: ...
 
 
@@ -31,10 +35,10 @@ class CaptureTransport:
     """Keep the final signed message in the built-in inbox; send nothing."""
 
     async def deliver(
-        self, route: Route, envelope_from: str, recipients: Sequence[str], data: bytes
+        self, route: Route, envelope_from: str, recipients: Sequence[str], data: Message
     ) -> RouteResult:
         return RouteResult(
-            [RecipientOutcome(r, CAPTURED, host="capture") for r in recipients], data
+            [RecipientOutcome(r, CAPTURED, host="capture") for r in recipients], data()
         )
 
 
@@ -45,7 +49,7 @@ class RelayTransport:
         self._pool = pool
 
     async def deliver(
-        self, route: Route, envelope_from: str, recipients: Sequence[str], data: bytes
+        self, route: Route, envelope_from: str, recipients: Sequence[str], data: Message
     ) -> RouteResult:
         destination = Destination(
             host=route.host,
@@ -66,7 +70,7 @@ class MxTransport:
         self._port = port
 
     async def deliver(
-        self, route: Route, envelope_from: str, recipients: Sequence[str], data: bytes
+        self, route: Route, envelope_from: str, recipients: Sequence[str], data: Message
     ) -> RouteResult:
         by_domain: dict[str, list[str]] = defaultdict(list)
         for recipient in recipients:
@@ -77,7 +81,7 @@ class MxTransport:
         return RouteResult(outcomes)
 
     async def _to_domain(
-        self, domain: str, envelope_from: str, recipients: list[str], data: bytes
+        self, domain: str, envelope_from: str, recipients: list[str], data: Message
     ) -> list[RecipientOutcome]:
         try:
             hosts = await self._resolver.mx_hosts(domain)
@@ -98,7 +102,7 @@ class MxTransport:
         return outcomes
 
     async def _to_host(
-        self, host: str, envelope_from: str, recipients: list[str], data: bytes
+        self, host: str, envelope_from: str, recipients: list[str], data: Message
     ) -> list[RecipientOutcome]:
         try:
             addresses = await self._resolver.addresses(host)
