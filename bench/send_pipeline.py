@@ -83,6 +83,7 @@ class Installation:
     url: str
     token: str
     database_url: str
+    env: dict[str, str]
 
     def stop(self) -> None:
         self.serve.send_signal(signal.SIGTERM)
@@ -93,9 +94,11 @@ class Installation:
             self.serve.wait()
 
 
-def start(database_url: str, workdir: Path, sink_port: int, **settings: str) -> Installation:
-    """`misiva serve` in its own processes, with a server, a domain and the starter library,
-    routing all mail to the sink at `sink_port`."""
+def start(
+    database_url: str, workdir: Path, sink_port: int, only: str | None = None, **settings: str
+) -> Installation:
+    """`misiva serve` in its own processes (or `--only` some components), with a server, a
+    domain and the starter library, routing all mail to the sink at `sink_port`."""
     http_port = free_port()
     settings["routes"] = ",".join(
         part for part in (settings.get("routes"), f"*={_sink_route(sink_port)}") if part
@@ -111,7 +114,8 @@ def start(database_url: str, workdir: Path, sink_port: int, **settings: str) -> 
     token = json.loads(cli(env, "servers", "create", "bench", "--json"))["ApiToken"]
     cli(env, "domains", "add", "shop.test", "--server", "bench")
     cli(env, "templates", "install-starter", "--server", "bench")
-    serve = subprocess.Popen([str(BIN / "misiva"), "serve"], env=env, cwd=workdir)
+    command = [str(BIN / "misiva"), "serve", *(["--only", only] if only else [])]
+    serve = subprocess.Popen(command, env=env, cwd=workdir)
     url = f"http://127.0.0.1:{http_port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -121,7 +125,7 @@ def start(database_url: str, workdir: Path, sink_port: int, **settings: str) -> 
         except httpx.HTTPError:
             time.sleep(0.05)
     time.sleep(1.0)  # the delivery process is up too
-    return Installation(serve=serve, url=url, token=token, database_url=database_url)
+    return Installation(serve=serve, url=url, token=token, database_url=database_url, env=env)
 
 
 # --- What is sent -----------------------------------------------------------------------
