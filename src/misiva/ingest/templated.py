@@ -48,7 +48,9 @@ class TemplateRenderer:
         templated = [i for i in items if isinstance(i, SendFields) and i.uses_template]
         if not templated:
             return list(items)
-        async with self._db.transaction() as tx:
+        # Only reads: on SQLite a read transaction takes no write lock, so rendering a batch
+        # of 500 no longer holds back every commit and claim while it runs.
+        async with self._db.reading() as tx:
             loaded = await self._load_templates(tx, context.server.id, templated)
             contacts = await contact_store.get_contacts(
                 tx, context.server.id, [r for i in templated if (r := _first_recipient(i))]
