@@ -13,7 +13,6 @@ from misiva.domain.delivery import Destination, RecipientOutcome, Route
 from misiva.domain.enums import RouteKind, TlsMode
 from misiva.domain.smtp import CAPTURED, ReplyClass, SMTPReply
 
-
 # The message to send, made (DKIM-signed) on first call and the same bytes after.
 Message = Callable[[], bytes]
 

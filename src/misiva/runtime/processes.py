@@ -1,10 +1,11 @@
-"""Two processes on one node: the API in one, delivery in the other, over the same database.
+"""Several processes on one node: the API in one, delivery in another, over one database.
 
 One Python process uses one core. Measured on two cores with 32 clients sending one message
 per request (docs/performance.md), everything in one process accepted about 350 messages a
 second with its one core saturated; the API in one process and delivery in another, over
 the same SQLite file, about 520, with both cores working. So `misiva serve`, asked for
-everything on a machine with two cores or more, starts delivery as a child process.
+everything on a machine with two cores or more, starts delivery as a child process (and,
+when MISIVA_PROCESSES asks for more, more API processes on the same address).
 """
 
 from __future__ import annotations
@@ -84,9 +85,7 @@ async def run_child(components: tuple[str, ...], stop: asyncio.Event) -> None:
             await exited
         stopping.cancel()
     if not stop.is_set():
-        raise SetupError(
-            f"the delivery process ({', '.join(components)}) exited: {exited.result()}"
-        )
+        raise SetupError(f"the child process ({', '.join(components)}) exited: {exited.result()}")
 
 
 def die_with_parent() -> None:
