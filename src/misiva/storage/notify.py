@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import os
 import socket
@@ -37,9 +38,9 @@ async def notify(tx: Tx, channel: str = QUEUED) -> None:
         # Delivered to listeners when (and only if) the transaction commits.
         await tx.execute(sa.text(f"NOTIFY {channel}"))
         return
-    database = tx.engine.url.database
-    if database and database != ":memory:":
-        _send_all(wake_folder(database, channel))
+    folder = wake_folder(tx.engine.url.database, channel)
+    if folder is not None:
+        _send_all(folder)
 
 
 @asynccontextmanager
@@ -51,17 +52,22 @@ async def listening(
         async with _listening_postgres(db, on_notify, channel):
             yield
         return
-    database = db.engine.url.database
-    if not database or database == ":memory:":
+    folder = wake_folder(db.engine.url.database, channel)
+    if folder is None:
         yield
         return
-    with _listening_socket(wake_folder(database, channel), on_notify):
+    with _listening_socket(folder, on_notify):
         yield
 
 
-def wake_folder(database: str, channel: str) -> Path:
-    """Where the listeners of one SQLite file bind: in the temporary folder, because a
-    socket's path must stay under about 100 bytes and the database's own folder may be deep."""
+@functools.lru_cache(maxsize=64)
+def wake_folder(database: str | None, channel: str) -> Path | None:
+    """Where the listeners of one SQLite file bind (None for an in-memory database, which
+    no other process can see): in the temporary folder, because a socket's path must stay
+    under about 100 bytes and the database's own folder may be deep. Cached: a notifier
+    asks on every commit that queues mail."""
+    if not database or database == ":memory:":
+        return None
     key = hashlib.sha256(f"{Path(database).resolve()}\0{channel}".encode()).hexdigest()[:20]
     return Path(tempfile.gettempdir()) / f"misiva-wake-{key}"
 
