@@ -11,6 +11,7 @@ from misiva.domain.records import NewMessage, SendingDomain, Server
 from misiva.storage import Database
 from misiva.storage import domains as domain_store
 from misiva.storage import servers as server_store
+from misiva.storage import streams as stream_store
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -37,7 +38,7 @@ async def make_tenant(db: Database, name: str = "shop", domain: str = "shop.test
     async with db.transaction() as tx:
         server = await server_store.insert_server(tx, name, T0)
         await server_store.insert_token(tx, server.id, hash_token(token), T0)
-        await server_store.insert_stream(
+        await stream_store.insert_stream(
             tx, server.id, "outbound", "Default", StreamType.TRANSACTIONAL, T0
         )
         sending = await domain_store.insert_domain(

@@ -37,6 +37,7 @@ from misiva.storage import (
     queue,
     retention,
     search,
+    subscriptions,
     suppressions,
     tables,
 )
@@ -53,6 +54,8 @@ OLD = 5  # settled messages past the data retention
 SUPPRESSED = 3000
 IDEMPOTENCY_KEYS = 3000
 WEBHOOKS_DUE = 10
+SUBSCRIBED = 3000  # confirmed subscribers of the busy server's broadcast stream
+PENDING_EXPIRED = 3
 LEASE = timedelta(minutes=5)
 TAGS = ("order", "welcome", "reset")
 BIG = (
@@ -64,6 +67,7 @@ BIG = (
     "idempotency_keys",
     "captured_messages",
     "bounces",
+    "subscriptions",
 )
 
 
@@ -247,6 +251,25 @@ async def _seed_lookups(tx: Tx, bulk: Tenant) -> None:
             for i in range(IDEMPOTENCY_KEYS)
         ],
     )
+    expired = range(SUBSCRIBED, SUBSCRIBED + PENDING_EXPIRED)
+    await tx.execute(
+        sa.insert(tables.subscriptions),
+        [
+            {
+                "server_id": bulk.server.id,
+                "stream": "broadcast",
+                "email": f"fan{i}@example.com",
+                "status": "pending" if i in expired else "confirmed",
+                "source": "form",
+                "created_at": T0 - timedelta(days=3),
+                "updated_at": T0 - timedelta(days=3),
+                "requested_at": T0 - timedelta(days=3),
+                "confirmed_at": None if i in expired else T0 - timedelta(days=3),
+                "expires_at": T0 - timedelta(days=1) if i in expired else None,
+            }
+            for i in range(SUBSCRIBED + PENDING_EXPIRED)
+        ],
+    )
 
 
 async def _seed(backend: str, url: str) -> Seeded:
@@ -314,6 +337,11 @@ async def planned(seeded: Seeded) -> AsyncIterator[Planner]:
 
 def _assert_searches(plan: Plan, index: str) -> None:
     assert plan.searches(index), f"expected a search of {index}:\n{plan}"
+    assert not plan.scans(BIG), f"a full scan of a big table:\n{plan}"
+
+
+def _assert_searches_one_of(plan: Plan, *indexes: str) -> None:
+    assert any(plan.searches(i) for i in indexes), f"expected a search of {indexes}:\n{plan}"
     assert not plan.scans(BIG), f"a full scan of a big table:\n{plan}"
 
 
@@ -449,7 +477,7 @@ async def test_message_search_by_tag_and_recipient_searches_the_server_index(
         _assert_searches(plan, "ix_messages_server_accepted")
 
 
-async def test_suppression_check_at_accept_searches_the_primary_key(
+async def test_suppression_check_at_accept_searches_an_index(
     seeded: Seeded, planned: Planner
 ) -> None:
     async def check(tx: Tx) -> None:
@@ -458,7 +486,44 @@ async def test_suppression_check_at_accept_searches_the_primary_key(
         assert found == {seeded.suppressed: "HardBounce"}
 
     [plan] = await planned(check)
-    _assert_searches(plan, _pk(seeded, "suppressions"))
+    # PostgreSQL may take the (server_id, email) index the preference centre reads by: it is
+    # as selective here (the addresses are the point of both), and the stream is a filter.
+    _assert_searches_one_of(plan, _pk(seeded, "suppressions"), "ix_suppressions_server_email")
+
+
+async def test_opt_in_check_at_accept_searches_an_index(seeded: Seeded, planned: Planner) -> None:
+    async def check(tx: Tx) -> None:
+        emails = ["fan7@example.com", "nobody@example.com"]
+        found = await subscriptions.confirmed_among(tx, seeded.bulk, "broadcast", emails)
+        assert found == {"fan7@example.com"}
+
+    [plan] = await planned(check)
+    # As for suppressions: either index narrows the search to the addresses.
+    _assert_searches_one_of(plan, _pk(seeded, "subscriptions"), "ix_subscriptions_server_email")
+
+
+async def test_preference_centre_reads_one_address_by_its_indexes(
+    seeded: Seeded, planned: Planner
+) -> None:
+    async def read(tx: Tx) -> None:
+        assert await suppressions.streams_suppressing(tx, seeded.bulk, seeded.suppressed)
+        assert await subscriptions.list_for_address(tx, seeded.bulk, "fan7@example.com")
+
+    [suppressed, subscribed] = await planned(read)
+    _assert_searches(suppressed, "ix_suppressions_server_email")
+    _assert_searches_one_of(
+        subscribed, "ix_subscriptions_server_email", _pk(seeded, "subscriptions")
+    )
+
+
+async def test_expiry_purge_finds_expired_requests_by_the_partial_index(
+    seeded: Seeded, planned: Planner
+) -> None:
+    async def purge(tx: Tx) -> None:
+        assert await subscriptions.purge_expired(tx, T0, 500) == PENDING_EXPIRED
+
+    [find, *_deletes] = await planned(purge)
+    _assert_searches(find, "ix_subscriptions_expiring")
 
 
 async def test_idempotency_lookup_searches_the_primary_key(

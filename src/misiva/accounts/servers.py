@@ -1,4 +1,5 @@
-"""Create servers: each gets a token (shown once) and its default `outbound` stream."""
+"""Create servers: each gets a token (shown once) and its default `outbound` and `broadcast`
+streams."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from misiva.domain.errors import Conflict, InvalidRequest, NotFound
 from misiva.domain.ids import hash_token, new_server_secret, new_server_token
 from misiva.domain.message import DEFAULT_STREAM
 from misiva.domain.records import Server
+from misiva.domain.subscriptions import BROADCAST_DEFAULTS, DEFAULT_BROADCAST_STREAM
 from misiva.storage import Database
 from misiva.storage import servers as server_store
+from misiva.storage import streams as stream_store
 
 MAX_NAME = 100
 
@@ -34,13 +37,22 @@ async def create_server(db: Database, name: str, *, clock: Clock = utcnow) -> Ne
             raise Conflict(f"a server named {name!r} already exists")
         server = await server_store.insert_server(tx, name, now, new_server_secret())
         await server_store.insert_token(tx, server.id, hash_token(token), now)
-        await server_store.insert_stream(
+        await stream_store.insert_stream(
             tx,
             server.id,
             DEFAULT_STREAM,
             "Default Transactional Stream",
             StreamType.TRANSACTIONAL,
             now,
+        )
+        await stream_store.insert_stream(
+            tx,
+            server.id,
+            DEFAULT_BROADCAST_STREAM,
+            "Default Broadcast Stream",
+            StreamType.BROADCASTS,
+            now,
+            settings=BROADCAST_DEFAULTS,
         )
     return NewServer(server=server, api_token=token)
 

@@ -83,9 +83,9 @@ class RecipientOutcome:
 
 @dataclass(frozen=True, slots=True)
 class EventRecord:
-    """One entry of a message's timeline."""
+    """One entry of a message's timeline; an address's subscription change may have no message."""
 
-    message_id: str
+    message_id: str | None
     server_id: int
     type: EventType
     recipient: str

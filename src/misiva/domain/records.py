@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from misiva.domain.enums import EventType, MessageStatus, StreamType
+from misiva.domain.subscriptions import SubscriptionSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,11 @@ class Stream:
     stream_type: StreamType
     track_opens: bool = False
     track_links: str = "None"
+    description: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    archived_at: datetime | None = None
+    subscriptions: SubscriptionSettings = field(default_factory=SubscriptionSettings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +101,12 @@ class StoredMessage:
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
     id: int
-    message_id: str
+    message_id: str | None
     type: EventType
     recipient: str
     created_at: datetime
     details: dict[str, str]
+    server_id: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +166,7 @@ class WebhookDelivery:
     id: int
     webhook_id: int
     server_id: int
-    message_id: str
+    message_id: str | None
     event_id: int
     record_type: str
     payload: dict[str, object] | None

@@ -31,8 +31,10 @@ async def queue_webhooks(
         by_server[server_id] = await webhook_store.list_webhooks(tx, server_id)
     rows = []
     for event_id, event in candidates:
-        message = messages.get(event.message_id)
-        stream = message.stream if message else event.details.get("stream", "outbound")
+        message = messages.get(event.message_id) if event.message_id else None
+        # A subscription change names its stream: an unsubscribe from a broadcast is heard on
+        # the broadcast stream, a confirmation on the stream confirmed, whatever the message.
+        stream = event.details.get("stream") or (message.stream if message else "outbound")
         record_type = RECORD_TYPES[event.type]
         for webhook in by_server.get(event.server_id, []):
             if webhook.stream == stream and wants(webhook, record_type, event):

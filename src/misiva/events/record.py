@@ -19,7 +19,7 @@ from misiva.storage import Tx, queue
 from misiva.storage import bounces as bounce_store
 from misiva.storage import events as event_log
 from misiva.storage import messages as message_store
-from misiva.storage import servers as server_store
+from misiva.storage import streams as stream_store
 from misiva.storage import suppressions as suppression_store
 from misiva.storage.bounces import NewBounce
 
@@ -61,7 +61,7 @@ async def record_events(
     their outbox rows. `dumps` maps an event's index to the raw returned message."""
     if not events:
         return []
-    messages = await message_store.get_messages(tx, [e.message_id for e in events])
+    messages = await message_store.get_messages(tx, [e.message_id for e in events if e.message_id])
     events = list(events)
     extra: list[EventRecord] = []
     for index, event in enumerate(events):
@@ -110,7 +110,7 @@ async def _bounce(
         if kind is BounceType.SPAM_COMPLAINT:
             # Someone who calls one message spam wants no marketing at all: every commercial
             # stream of the server suppresses them too.
-            for stream in await server_store.list_streams(tx, message.server_id):
+            for stream in await stream_store.list_streams(tx, message.server_id):
                 if stream.stream_type is StreamType.BROADCASTS:
                     await suppression_store.suppress(
                         tx,

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from misiva.domain.enums import StreamType
 from misiva.domain.errors import NotFound, Unauthorized
 from misiva.domain.ids import hash_token
-from misiva.domain.records import SendingDomain, Server
+from misiva.domain.records import SendingDomain, Server, Stream
 from misiva.storage import Database
 from misiva.storage import domains as domain_store
 from misiva.storage import servers as server_store
+from misiva.storage import streams as stream_store
 
 MISSING_TOKEN = "Request does not contain a valid Server token."
 WRONG_TOKEN = (
@@ -29,6 +30,12 @@ class ServerContext:
     domains: dict[str, SendingDomain]
     # stream -> its tracking defaults (TrackOpens, TrackLinks) for messages that do not say.
     stream_tracking: dict[str, tuple[bool, str]] = field(default_factory=dict)
+    streams: dict[str, Stream] = field(default_factory=dict)
+
+    @property
+    def opt_in_streams(self) -> frozenset[str]:
+        """Streams that send only to confirmed subscribers."""
+        return frozenset(k for k, s in self.streams.items() if s.subscriptions.require_opt_in)
 
 
 class ServerDirectory:
@@ -68,17 +75,28 @@ class ServerDirectory:
             raise NotFound(f"no server named {name!r}; create it with `misiva servers create`")
         return await self._load(None, server)
 
+    async def by_id(self, server_id: int) -> ServerContext:
+        """For work a recipient starts (an unsubscribe): the server their link names."""
+        async with self._db.reading() as tx:
+            server = await server_store.get_server(tx, server_id)
+        if server is None:
+            raise NotFound(f"no server with ID {server_id}")
+        return await self._load(None, server)
+
     async def _load(self, key: str | None, server: Server) -> ServerContext:
         async with self._db.reading() as tx:
-            streams = await server_store.list_streams(tx, server.id)
+            streams = await stream_store.list_streams(tx, server.id)
             domains = await domain_store.list_domains(tx, server.id)
         context = ServerContext(
             server=server,
             sendable_streams=frozenset(
-                s.stream_id for s in streams if s.stream_type is not StreamType.INBOUND
+                s.stream_id
+                for s in streams
+                if s.stream_type is not StreamType.INBOUND and s.archived_at is None
             ),
             domains={d.name: d for d in domains},
             stream_tracking={s.stream_id: (s.track_opens, s.track_links) for s in streams},
+            streams={s.stream_id: s for s in streams},
         )
         if key is not None:
             self._cache[key] = (time.monotonic() + self._ttl, context)

@@ -42,6 +42,7 @@ def _event(row: Any) -> StoredEvent:
         recipient=row.recipient,
         created_at=row.created_at,
         details=dict(row.details),
+        server_id=row.server_id,
     )
 
 

@@ -1,4 +1,4 @@
-"""Servers (tenants), their hashed API tokens and their message streams."""
+"""Servers (tenants) and their hashed API tokens."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from misiva.domain.enums import StreamType
-from misiva.domain.records import Server, Stream
+from misiva.domain.records import Server
 from misiva.storage.engine import Tx
-from misiva.storage.tables import messages, server_tokens, servers, streams
+from misiva.storage.tables import messages, server_tokens, servers
 
 _COLUMNS = (
     servers.c.id,
@@ -48,6 +47,12 @@ async def find_server_by_name(tx: Tx, name: str) -> Server | None:
     return _server(row) if row else None
 
 
+async def get_server(tx: Tx, server_id: int) -> Server | None:
+    result = await tx.execute(sa.select(*_COLUMNS).where(servers.c.id == server_id))
+    row = result.one_or_none()
+    return _server(row) if row else None
+
+
 async def insert_token(tx: Tx, server_id: int, token_hash: str, now: datetime) -> None:
     await tx.execute(
         sa.insert(server_tokens).values(server_id=server_id, token_hash=token_hash, created_at=now)
@@ -62,45 +67,6 @@ async def find_server_by_token_hash(tx: Tx, token_hash: str) -> Server | None:
     )
     row = result.one_or_none()
     return _server(row) if row else None
-
-
-async def insert_stream(
-    tx: Tx, server_id: int, stream_id: str, name: str, stream_type: StreamType, now: datetime
-) -> None:
-    await tx.execute(
-        sa.insert(streams).values(
-            server_id=server_id,
-            stream_id=stream_id,
-            name=name,
-            stream_type=stream_type.value,
-            created_at=now,
-        )
-    )
-
-
-async def list_streams(tx: Tx, server_id: int) -> list[Stream]:
-    result = await tx.execute(
-        sa.select(
-            streams.c.stream_id,
-            streams.c.name,
-            streams.c.stream_type,
-            streams.c.track_opens,
-            streams.c.track_links,
-        )
-        .where(streams.c.server_id == server_id)
-        .order_by(streams.c.id)
-    )
-    return [
-        Stream(
-            server_id=server_id,
-            stream_id=row.stream_id,
-            name=row.name,
-            stream_type=StreamType(row.stream_type),
-            track_opens=row.track_opens,
-            track_links=row.track_links,
-        )
-        for row in result
-    ]
 
 
 async def update_server_settings(

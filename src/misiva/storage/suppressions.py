@@ -87,6 +87,16 @@ async def suppressed_among(
     return {row.email: row.reason for row in rows}
 
 
+async def streams_suppressing(tx: Tx, server_id: int, email: str) -> dict[str, str]:
+    """The streams on which the address is suppressed, with the reason (one query)."""
+    rows = await tx.execute(
+        sa.select(suppressions.c.stream, suppressions.c.reason).where(
+            suppressions.c.server_id == server_id, suppressions.c.email == email.lower()
+        )
+    )
+    return {row.stream: row.reason for row in rows}
+
+
 async def dump(
     tx: Tx,
     server_id: int,

@@ -52,6 +52,23 @@ streams = sa.Table(
     # Defaults for messages that do not say (Postmark's server/stream tracking settings).
     sa.Column("track_opens", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("track_links", sa.String(16), nullable=False, server_default="None"),
+    sa.Column("description", sa.Text, nullable=True),
+    sa.Column("updated_at", UTCDateTime, nullable=True),
+    # An archived stream takes no sends; Postmark purges it 45 days later, Misiva keeps it.
+    sa.Column("archived_at", UTCDateTime, nullable=True),
+    # Postmark's UnsubscribeHandlingType: "Postmark" means the platform adds List-Unsubscribe
+    # (RFC 8058 one-click) and handles the unsubscribe; "None" and "Custom" leave it alone.
+    sa.Column("unsubscribe_handling", sa.String(16), nullable=False, server_default="None"),
+    # Misiva's subscription settings: sends need a confirmed (double opt-in) subscription;
+    # the templates of the confirmation, welcome and unsubscribe-confirmation emails, which
+    # leave from `notice_from` on the transactional `notice_stream`.
+    sa.Column("require_opt_in", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("opt_in_template", sa.String(100), nullable=True),
+    sa.Column("opt_in_ttl_hours", sa.Integer, nullable=False, server_default="48"),
+    sa.Column("welcome_template", sa.String(100), nullable=True),
+    sa.Column("unsubscribe_template", sa.String(100), nullable=True),
+    sa.Column("notice_from", sa.Text, nullable=True),
+    sa.Column("notice_stream", sa.String(30), nullable=False, server_default="outbound"),
     sa.UniqueConstraint("server_id", "stream_id"),
 )
 
@@ -118,7 +135,9 @@ message_events = sa.Table(
     "message_events",
     metadata,
     sa.Column("id", BigID, primary_key=True, autoincrement=True),
-    sa.Column("message_id", sa.String(36), sa.ForeignKey("messages.id"), nullable=False),
+    # NULL for what happens to an address rather than to a message: a subscription confirmed
+    # or changed in the preference centre.
+    sa.Column("message_id", sa.String(36), sa.ForeignKey("messages.id"), nullable=True),
     sa.Column("server_id", sa.Integer, nullable=False),
     sa.Column("type", sa.String(24), nullable=False),
     sa.Column("recipient", sa.Text, nullable=False),
@@ -243,6 +262,8 @@ suppressions = sa.Table(
     sa.Column("reason", sa.String(32), nullable=False),
     sa.Column("origin", sa.String(16), nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # The preference centre reads one address across every stream.
+    sa.Index("ix_suppressions_server_email", "server_id", "email"),
 )
 
 webhooks = sa.Table(
@@ -267,7 +288,7 @@ webhook_deliveries = sa.Table(
     sa.Column("id", BigID, primary_key=True, autoincrement=True),
     sa.Column("webhook_id", sa.Integer, sa.ForeignKey("webhooks.id"), nullable=False),
     sa.Column("server_id", sa.Integer, nullable=False),
-    sa.Column("message_id", sa.String(36), nullable=False),
+    sa.Column("message_id", sa.String(36), nullable=True),
     sa.Column("event_id", sa.BigInteger, nullable=False),
     sa.Column("record_type", sa.String(32), nullable=False),
     # Built by the dispatcher at the first attempt and kept, so every retry sends the same bytes.
@@ -297,4 +318,52 @@ webhook_attempts = sa.Table(
     sa.Column("status_code", sa.Integer, nullable=True),
     sa.Column("latency_ms", sa.Float, nullable=False),
     sa.Column("error", sa.Text, nullable=True),
+)
+
+# One row per address and stream that ever asked to subscribe: its current state. Commercial
+# streams that require opt-in send only to `confirmed` rows; unsubscribing also suppresses.
+subscriptions = sa.Table(
+    "subscriptions",
+    metadata,
+    sa.Column("server_id", sa.Integer, sa.ForeignKey("servers.id"), primary_key=True),
+    sa.Column("stream", sa.String(30), primary_key=True),
+    sa.Column("email", sa.String(320), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("source", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("requested_at", UTCDateTime, nullable=True),
+    sa.Column("confirmed_at", UTCDateTime, nullable=True),
+    sa.Column("unsubscribed_at", UTCDateTime, nullable=True),
+    # A pending request's deadline: past it the confirmation link is refused and the row purged.
+    sa.Column("expires_at", UTCDateTime, nullable=True),
+    sa.Column("confirmation_message_id", sa.String(36), nullable=True),
+    sa.Index("ix_subscriptions_server_email", "server_id", "email"),
+    sa.Index(
+        "ix_subscriptions_expiring",
+        "expires_at",
+        sqlite_where=sa.text("status = 'pending'"),
+        postgresql_where=sa.text("status = 'pending'"),
+    ),
+)
+
+# Consent proof, append-only: who asked, confirmed or withdrew, when, from which IP and user
+# agent, through which source, and the text of the confirmation email they were sent.
+consent_records = sa.Table(
+    "consent_records",
+    metadata,
+    sa.Column("id", BigID, primary_key=True, autoincrement=True),
+    sa.Column("server_id", sa.Integer, nullable=False),
+    sa.Column("stream", sa.String(30), nullable=False),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("action", sa.String(24), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("ip", sa.String(64), nullable=True),
+    sa.Column("user_agent", sa.Text, nullable=True),
+    sa.Column("source", sa.Text, nullable=True),
+    sa.Column("message_id", sa.String(36), nullable=True),
+    sa.Column("template_id", sa.Integer, nullable=True),
+    sa.Column("template_version", sa.Integer, nullable=True),
+    sa.Column("evidence", sa.Text, nullable=True),
+    sa.Index("ix_consent_records_address", "server_id", "email", "id"),
 )

@@ -94,7 +94,7 @@ async def delete_webhook(tx: Tx, webhook_id: int) -> None:
 class NewDelivery:
     webhook_id: int
     server_id: int
-    message_id: str
+    message_id: str | None
     event_id: int
     record_type: str
 

@@ -18,9 +18,9 @@ def webhook_event(
     return WebhookEvent(
         record_type=RecordType(record_type),
         event_id=event.id,
-        server_id=message.server_id if message else 0,
+        server_id=message.server_id if message else event.server_id,
         message_id=event.message_id,
-        message_stream=message.stream if message else event.details.get("stream", "outbound"),
+        message_stream=event.details.get("stream") or (message.stream if message else "outbound"),
         recipient=event.recipient,
         tag=message.tag if message else None,
         metadata=message.metadata if message else {},
@@ -62,8 +62,10 @@ def _details(event: StoredEvent, message: StoredMessage | None) -> dict[str, Any
             "original_link": d.get("original_link", ""),
             "click_location": d.get("click_location", "HTML"),
         }
+    suppress = d.get("suppress_sending") == "true"
     return {
         "origin": d.get("origin", "Recipient"),
-        "suppress_sending": d.get("suppress_sending") == "true",
-        "suppression_reason": d.get("suppression_reason", "HardBounce"),
+        "suppress_sending": suppress,
+        # Postmark posts a reactivation (a confirmed subscription) with no reason.
+        "suppression_reason": d.get("suppression_reason", "HardBounce") if suppress else None,
     }

@@ -84,7 +84,9 @@ class WebhookDispatcher:
         event = await event_store.get_event(tx, delivery.event_id)
         if event is None:
             return {}
-        message = await message_store.get_message(tx, event.message_id)
+        message = (
+            await message_store.get_message(tx, event.message_id) if event.message_id else None
+        )
         return build_payload(webhook_event(delivery.record_type, event, message))
 
     async def _post(

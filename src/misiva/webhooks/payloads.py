@@ -45,7 +45,8 @@ class WebhookEvent:
     record_type: RecordType
     event_id: int
     server_id: int
-    message_id: str
+    # None for an address's subscription change that no message caused.
+    message_id: str | None
     message_stream: str
     recipient: str
     tag: str | None
