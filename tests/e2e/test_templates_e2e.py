@@ -100,12 +100,12 @@ def test_starter_library_pull_push_is_a_no_op_and_an_edit_is_one_version(
     misiva = misiva_factory()
     misiva.setup_tenant()
     installed = misiva.cli("templates", "install-starter", "--server", "shop").stdout
-    assert "11 template(s) changed" in installed
+    assert "13 template(s) changed" in installed
     folder = tmp_path / "templates"
     misiva.cli("templates", "pull", str(folder), "--server", "shop")
     assert (folder / "order-confirmation" / "es" / "body.html").is_file()
     again = misiva.cli("templates", "push", str(folder), "--server", "shop").stdout
-    assert "0 template(s) changed, 11 unchanged" in again
+    assert "0 template(s) changed, 13 unchanged" in again
     subject = folder / "password-reset" / "es" / "subject.txt"
     subject.write_text("Cambia tu contraseña", encoding="utf-8")
     dry = misiva.cli("templates", "push", str(folder), "--server", "shop", "--dry-run").stdout

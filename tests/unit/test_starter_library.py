@@ -26,6 +26,8 @@ STANDARD = {
     "donation-receipt",
     "tax-document",
     "unsubscribe-confirmation",
+    "subscription-confirm",
+    "subscription-welcome",
 }
 ALIAS = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 OPENING_TAG = r"<{}\b[^>]*>"

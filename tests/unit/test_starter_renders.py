@@ -24,6 +24,8 @@ EXPECTED = {
     "donation-receipt",
     "tax-document",
     "unsubscribe-confirmation",
+    "subscription-confirm",
+    "subscription-welcome",
 }
 
 

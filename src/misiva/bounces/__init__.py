@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from misiva.bounces.classify import FeedbackClass, classify_smtp_reply, feedback_class
 from misiva.bounces.parse import parse_feedback, parse_feedback_all
-from misiva.bounces.verp import message_id_from_header, verp_address, verp_message_id
+from misiva.bounces.verp import (
+    message_id_from_header,
+    unsubscribe_address,
+    unsubscribe_message_id,
+    verp_address,
+    verp_message_id,
+)
 
 __all__ = [
     "FeedbackClass",
@@ -14,6 +20,8 @@ __all__ = [
     "message_id_from_header",
     "parse_feedback",
     "parse_feedback_all",
+    "unsubscribe_address",
+    "unsubscribe_message_id",
     "verp_address",
     "verp_message_id",
 ]

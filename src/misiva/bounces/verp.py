@@ -10,14 +10,19 @@ from typing import Final
 # inside the 64 that §4.5.3.1.1 allows. The UUID is random, so it needs no signature: a
 # forged bounce would have to guess a live message's 122 random bits.
 _PREFIX: Final = "b+"
+# The mailto of List-Unsubscribe (RFC 2369 §3.2, RFC 8058 §3.2): the same random id, so the
+# same reasoning makes it unforgeable; mail to it unsubscribes the message's recipient.
+_UNSUBSCRIBE_PREFIX: Final = "u+"
 
 
 def verp_address(message_id: str, bounce_domain: str) -> str:
     """The envelope sender (Return-Path) of one message; ValueError for a bad id or domain."""
-    domain = _normal_domain(bounce_domain)
-    if not domain or any(char in domain for char in "@<>\\ \t\r\n"):
-        raise ValueError(f"not a bounce domain: {bounce_domain!r}")
-    return f"{_PREFIX}{uuid.UUID(message_id)}@{domain}"
+    return _address(_PREFIX, message_id, bounce_domain)
+
+
+def unsubscribe_address(message_id: str, bounce_domain: str) -> str:
+    """The List-Unsubscribe mailto address of one message."""
+    return _address(_UNSUBSCRIBE_PREFIX, message_id, bounce_domain)
 
 
 def verp_message_id(address: str, bounce_domain: str) -> str | None:
@@ -26,12 +31,28 @@ def verp_message_id(address: str, bounce_domain: str) -> str | None:
     Servers may change the case of a local part (RFC 5321 §2.4 lets them), so the match
     ignores case; the id comes back in its canonical lower-case form.
     """
+    return _message_id(_PREFIX, address, bounce_domain)
+
+
+def unsubscribe_message_id(address: str, bounce_domain: str) -> str | None:
+    """The MessageID in an unsubscribe address on `bounce_domain`, or None."""
+    return _message_id(_UNSUBSCRIBE_PREFIX, address, bounce_domain)
+
+
+def _address(prefix: str, message_id: str, bounce_domain: str) -> str:
+    domain = _normal_domain(bounce_domain)
+    if not domain or any(char in domain for char in "@<>\\ \t\r\n"):
+        raise ValueError(f"not a bounce domain: {bounce_domain!r}")
+    return f"{prefix}{uuid.UUID(message_id)}@{domain}"
+
+
+def _message_id(prefix: str, address: str, bounce_domain: str) -> str | None:
     local, at, domain = address.strip().strip("<>").strip().rpartition("@")
     if not at or _normal_domain(domain) != _normal_domain(bounce_domain):
         return None
-    if not local.lower().startswith(_PREFIX):
+    if not local.lower().startswith(prefix):
         return None
-    return _canonical_uuid(local[len(_PREFIX) :])
+    return _canonical_uuid(local[len(prefix) :])
 
 
 def message_id_from_header(value: str) -> str | None:

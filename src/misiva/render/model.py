@@ -9,7 +9,10 @@ from misiva.render.variables import ITEM, Path
 
 # The platform fills these namespaces (the recipient's profile, the brand, the message), so
 # they are never missing themselves; what a template reads inside them is checked as usual.
-RESERVED_NAMESPACES = frozenset({"contact", "server", "message"})
+NAMESPACES = frozenset({"contact", "server", "message"})
+# And these values: the recipient's own subscription links ("" where none can be signed).
+PLATFORM_VALUES = frozenset({"unsubscribe_url", "preferences_url"})
+RESERVED_NAMESPACES = NAMESPACES | PLATFORM_VALUES
 
 
 def dotted(path: Path) -> str:

@@ -14,7 +14,7 @@ from misiva.domain.templates import RenderedContent
 from misiva.render.compile import CompiledPart, CompiledTemplate, html_size_warning
 from misiva.render.errors import MissingVariables, TemplateError, TemplateProblem, UnsafeTemplate
 from misiva.render.filters import LOCALE_VAR
-from misiva.render.model import RESERVED_NAMESPACES, missing_paths
+from misiva.render.model import NAMESPACES, PLATFORM_VALUES, missing_paths
 
 # A subject is one header line (RFC 5322 §2.2.3 folds long ones; a template must not break it).
 _LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
@@ -30,12 +30,16 @@ def _context(
     model: Mapping[str, Any], locale: str, namespaces: Mapping[str, Mapping[str, Any] | None]
 ) -> dict[str, Any]:
     context = dict(model)
-    for name in RESERVED_NAMESPACES:
+    for name in NAMESPACES:
         given = namespaces.get(name)
         if given is not None:
             context[name] = given
         elif not isinstance(context.get(name), Mapping):
             context[name] = {}
+    for name in PLATFORM_VALUES:
+        # A preview or test send has no recipient to sign links for: the value is empty.
+        if not isinstance(context.get(name), str):
+            context[name] = ""
     context[LOCALE_VAR] = locale
     return context
 

@@ -27,7 +27,8 @@ _TRACKS_TEXT = frozenset({TrackLinks.HTML_AND_TEXT, TrackLinks.TEXT_ONLY})
 
 # A link to an unsubscribe page is never wrapped: a redirect through us would count an
 # unsubscribe as a click, and mail filters distrust unsubscribe links that bounce elsewhere.
-_UNSUBSCRIBE_MARKERS = ("unsubscribe",)
+# Misiva's own preference centre (/preferences/TOKEN) is left alone for the same reason.
+_UNSUBSCRIBE_MARKERS = ("unsubscribe", "/preferences/")
 # Left by a template that was not rendered, or rendered by a later tool (Mailchimp merge tags,
 # Jinja, Mustache), raw or percent-encoded: wrapping it would freeze a broken URL in a token.
 _TEMPLATE_LEFTOVERS = ("{{", "}}", "{%", "%}", "%7b%7b", "%7d%7d", "%7b%25", "%25%7d", "*|", "|*")

@@ -94,7 +94,7 @@ def sign_token(token: TrackingToken, secret: bytes) -> str:
     if not secret:
         raise ValueError("a tracking token needs a non-empty secret")
     payload = _encode_payload(token)
-    return _b64encode(payload + _tag(secret, payload))
+    return urlsafe_encode(payload + _tag(secret, payload))
 
 
 def verify_token(value: str, secret_for: Callable[[str], bytes | None]) -> TrackingToken | None:
@@ -105,7 +105,7 @@ def verify_token(value: str, secret_for: Callable[[str], bytes | None]) -> Track
     own errors (a database that is down) are not swallowed. The caller still checks that the
     returned ids match what the endpoint acts on.
     """
-    raw = _b64decode(value)
+    raw = urlsafe_decode(value, _MAX_TOKEN_CHARS)
     if raw is None or len(raw) <= _TAG_BYTES:
         return None
     payload, tag = raw[:-_TAG_BYTES], raw[-_TAG_BYTES:]
@@ -263,13 +263,14 @@ class _Reader:
         return len(self.data) - self.position
 
 
-def _b64encode(data: bytes) -> str:
+def urlsafe_encode(data: bytes) -> str:
+    """base64url without padding: the spelling every signed URL token uses."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def _b64decode(value: object) -> bytes | None:
+def urlsafe_decode(value: object, max_chars: int) -> bytes | None:
     """Strict base64url: one spelling per byte string, so no altered token decodes the same."""
-    if not isinstance(value, str) or len(value) > _MAX_TOKEN_CHARS:
+    if not isinstance(value, str) or len(value) > max_chars:
         return None
     if not _BASE64URL.fullmatch(value) or len(value) % 4 == 1:
         return None
@@ -278,4 +279,4 @@ def _b64decode(value: object) -> bytes | None:
     except (binascii.Error, ValueError):
         return None
     # The last character may carry unused bits; a spelling that differs only there is refused.
-    return data if _b64encode(data) == value else None
+    return data if urlsafe_encode(data) == value else None
