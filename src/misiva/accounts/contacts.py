@@ -15,6 +15,7 @@ from misiva.domain.errors import InvalidRequest, NotFound
 from misiva.mail.addresses import parse_single_address
 from misiva.storage import Database
 from misiva.storage import contacts as contact_store
+from misiva.storage import subscriptions as subscription_store
 
 # API field → column; CSV headers may use either spelling (FirstName or first_name).
 _COLUMNS = {name: re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", name).lower() for name in STANDARD_FIELDS}
@@ -84,10 +85,14 @@ async def get_contact(db: Database, server_id: int, email: str) -> Contact:
 
 
 async def erase_contact(db: Database, server_id: int, email: str) -> int:
-    """Remove the profile and anonymise the person in stored messages; returns how many."""
+    """Remove the profile, subscriptions and consent records, and anonymise the person in
+    stored messages; returns how many messages."""
     async with db.transaction() as tx:
         existed = await contact_store.delete_contact(tx, server_id, email)
         messages = await contact_store.anonymise_messages(tx, server_id, email, ERASED)
+        # Subscriptions and their consent proof go too; a suppression stays, so that an
+        # erased person is never mailed again by mistake.
+        await subscription_store.delete_for_address(tx, server_id, email)
     if not existed and not messages:
         raise NotFound(f"No contact {email} on this server.")
     return messages

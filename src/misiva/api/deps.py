@@ -9,6 +9,9 @@ from misiva.feedback.engagement import Engagement
 from misiva.ingest.accept import Ingestor
 from misiva.ingest.tenants import ServerContext, ServerDirectory
 from misiva.storage import Database
+from misiva.subscriptions.optin import OptIn
+from misiva.subscriptions.recipient import RecipientLinks
+from misiva.tracking.consent_tokens import ConsentLinks
 
 TEST_TOKEN = "POSTMARK_API_TEST"
 TOKEN_HEADER = "X-Postmark-Server-Token"
@@ -21,6 +24,9 @@ class ApiDeps:
     ingestor: Ingestor
     clock: Clock
     engagement: Engagement
+    links: ConsentLinks
+    recipient_links: RecipientLinks
+    opt_in: OptIn
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from email import message_from_bytes
+from email.utils import parseaddr
 
-from misiva.bounces import message_id_from_header, parse_feedback_all, verp_message_id
+from misiva.bounces import (
+    message_id_from_header,
+    parse_feedback_all,
+    unsubscribe_message_id,
+    verp_message_id,
+)
 from misiva.domain.bounces import BounceType, FeedbackKind, FeedbackReport
 from misiva.domain.clock import Clock, utcnow
 from misiva.domain.delivery import EventRecord
@@ -29,18 +37,38 @@ class Handled:
     kinds: tuple[str, ...]
 
 
+# Mail to a List-Unsubscribe mailto: the message id in the address, and who wrote.
+OnUnsubscribe = Callable[[str, str], Awaitable[bool]]
+
+
 class ReturnedMail:
-    def __init__(self, db: Database, bounce_domain: str, *, clock: Clock = utcnow) -> None:
+    def __init__(
+        self,
+        db: Database,
+        bounce_domain: str,
+        *,
+        clock: Clock = utcnow,
+        on_unsubscribe: OnUnsubscribe | None = None,
+    ) -> None:
         self._db = db
         self._domain = bounce_domain
         self._clock = clock
+        self._on_unsubscribe = on_unsubscribe
 
     def accepts(self, rcpt: str) -> bool:
-        """Only our VERP addresses: the receiver is no open relay and no inbox."""
-        return verp_message_id(rcpt, self._domain) is not None
+        """Only our VERP and unsubscribe addresses: the receiver is no open relay and no inbox."""
+        if verp_message_id(rcpt, self._domain) is not None:
+            return True
+        return (
+            self._on_unsubscribe is not None
+            and unsubscribe_message_id(rcpt, self._domain) is not None
+        )
 
     async def handle(self, raw: bytes, rcpts: list[str]) -> Handled:
         """Record what the returned message reports; raises only if it cannot be stored."""
+        unsubscribing = [m for r in rcpts if (m := unsubscribe_message_id(r, self._domain))]
+        if unsubscribing and self._on_unsubscribe is not None:
+            return await self._unsubscribe(raw, unsubscribing)
         reports = parse_feedback_all(raw)
         message_id = next((m for r in rcpts if (m := verp_message_id(r, self._domain))), None)
         if message_id is None:
@@ -62,6 +90,15 @@ class ReturnedMail:
             events = [e for r in reports for e in self._events(r, message)]
             await record_events(tx, events, dumps=dict.fromkeys(range(len(events)), raw))
         return Handled(message_id, len(events), tuple(r.kind.value for r in reports))
+
+    async def _unsubscribe(self, raw: bytes, message_ids: list[str]) -> Handled:
+        """RFC 8058 §3.2's mailto: whatever the mail says, writing to it unsubscribes."""
+        assert self._on_unsubscribe is not None
+        sender = parseaddr(message_from_bytes(raw).get("From", ""))[1]
+        done = 0
+        for message_id in message_ids:
+            done += await self._on_unsubscribe(message_id, sender)
+        return Handled(message_ids[0], done, ("unsubscribe",))
 
     def _events(self, report: FeedbackReport, message: StoredMessage) -> list[EventRecord]:
         kind = _EVENT.get(report.kind)

@@ -17,11 +17,13 @@ from misiva.ingest.suppressed import all_inactive, partly_inactive
 from misiva.ingest.templated import TemplateRenderer
 from misiva.ingest.tenants import ServerContext, ServerDirectory
 from misiva.ingest.tracked import add_tracking
+from misiva.ingest.unsubscribe import add_list_unsubscribe
 from misiva.ingest.validate import validate_send
 from misiva.mail.addresses import format_address
 from misiva.mail.mime import build_mime
 from misiva.storage import Database
 from misiva.storage import idempotency as idempotency_store
+from misiva.tracking.consent_tokens import ConsentLinks
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 TEST_JOB_ACCEPTED = "Test job accepted"
@@ -47,13 +49,16 @@ class Ingestor:
         on_queued: Callable[[], None] | None = None,
         templates: TemplateRenderer | None = None,
         link_base: str,
+        bounce_domain: str | None = None,
     ) -> None:
         self._link_base = link_base
+        self._links = ConsentLinks(link_base)
+        self._bounce_domain = bounce_domain
         self._db = db
         self._directory = directory
         self._clock = clock
         self.on_queued = on_queued
-        self._templates = templates or TemplateRenderer(db)
+        self._templates = templates or TemplateRenderer(db, links=self._links)
         self._committer = GroupCommitter(db, IDEMPOTENCY_WINDOW)
 
     async def accept(
@@ -85,6 +90,7 @@ class Ingestor:
         submission = Submission(
             server_id=context.server.id,
             requests=[c[1] if isinstance(c, tuple) else None for c in checked],
+            opt_in_streams=context.opt_in_streams,
             settle=lambda inactive: _settle(candidates, inactive),
             idempotency_key=idempotency_key,
             to_json=_to_json,
@@ -101,6 +107,12 @@ class Ingestor:
         if self.on_queued is not None and any(r.error_code == ErrorCode.OK for r in results):
             self.on_queued()
         return results
+
+    async def send_notice(self, server_id: int, fields: SendFields) -> SendResult:
+        """One send on a server's behalf that no API caller made (a subscription notice)."""
+        context = await self._directory.by_id(server_id)
+        [result] = await self.accept(context, [fields])
+        return result
 
     def check_only(self, items: Sequence[SendFields | MisivaError]) -> list[SendResult]:
         """What Postmark's POSTMARK_API_TEST token does: validate, answer, deliver nothing."""
@@ -146,6 +158,9 @@ class Ingestor:
         if isinstance(checked, SendResult):
             return _Prepared(checked, None)
         fields, request, domain = checked
+        request = add_list_unsubscribe(
+            request, message_id, context, self._links, self._bounce_domain
+        )
         request = add_tracking(request, message_id, context, self._link_base)
         message = _new_message(context, fields, request, domain, now, message_id)
         result = SendResult(

@@ -37,6 +37,8 @@ class Submission:
 
     server_id: int
     requests: Sequence[SendRequest | None]
+    # Streams of the server that send only to confirmed subscribers.
+    opt_in_streams: frozenset[str]
     settle: Callable[[list[frozenset[str]]], Settled]
     idempotency_key: str | None
     to_json: Callable[[list[SendResult]], Any]
@@ -86,7 +88,9 @@ class GroupCommitter:
 
     async def _store(self, tx: Tx, group: list[Submission]) -> list[list[SendResult] | None]:
         """In one transaction: the group's suppressions, its idempotency keys, its messages."""
-        inactive = await find_inactive(tx, [(s.server_id, s.requests) for s in group])
+        inactive = await find_inactive(
+            tx, [(s.server_id, s.requests, s.opt_in_streams) for s in group]
+        )
         settled = [s.settle(found) for s, found in zip(group, inactive, strict=True)]
         answers: list[list[SendResult] | None] = []
         to_queue: list[NewMessage] = []

@@ -1,4 +1,5 @@
-"""Inactive recipients: who a send must skip (suppressed on its stream), in Postmark's words."""
+"""Inactive recipients: who a send must skip (suppressed on its stream, or not opted in to a
+stream that requires it), in Postmark's words."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from misiva.domain.enums import ErrorCode
 from misiva.domain.errors import MisivaError
 from misiva.domain.message import SendRequest
 from misiva.storage import Tx
+from misiva.storage import subscriptions as subscription_store
 from misiva.storage import suppressions as suppression_store
 
 INACTIVE_REASON = (
@@ -17,35 +19,44 @@ INACTIVE_REASON = (
 
 
 async def find_inactive(
-    tx: Tx, submissions: Sequence[tuple[int, Sequence[SendRequest | None]]]
+    tx: Tx, submissions: Sequence[tuple[int, Sequence[SendRequest | None], frozenset[str]]]
 ) -> list[list[frozenset[str]]]:
-    """For each (server, requests) submission, each request's suppressed recipients.
+    """For each (server, requests, opt-in streams) submission, each request's inactive
+    recipients: suppressed on its stream, or, on a stream that requires confirmed opt-in,
+    without a confirmed subscription.
 
-    Concurrent submissions share one query per server and stream, inside the transaction
-    that queues them: a suppression committed before it is seen, with no extra round trip.
+    Concurrent submissions share one query per server and stream (two on an opt-in stream),
+    inside the transaction that queues them: a change committed before it is seen, with no
+    extra round trip.
     """
     wanted: dict[tuple[int, str], set[str]] = defaultdict(set)
-    for server_id, requests in submissions:
+    opt_in: set[tuple[int, str]] = set()
+    for server_id, requests, opt_in_streams in submissions:
         for request in requests:
             if request is not None:
                 wanted[server_id, request.stream].update(r.lower() for r in request.recipients)
-    found: dict[tuple[int, str], dict[str, str]] = {}
+                if request.stream in opt_in_streams:
+                    opt_in.add((server_id, request.stream))
+    found: dict[tuple[int, str], set[str]] = {}
     for (server_id, stream), emails in wanted.items():
-        found[server_id, stream] = await suppression_store.suppressed_among(
-            tx, server_id, stream, sorted(emails)
-        )
+        listed = sorted(emails)
+        inactive = set(await suppression_store.suppressed_among(tx, server_id, stream, listed))
+        if (server_id, stream) in opt_in:
+            confirmed = await subscription_store.confirmed_among(tx, server_id, stream, listed)
+            inactive |= emails - confirmed
+        found[server_id, stream] = inactive
     return [
         [
             frozenset(
                 r
                 for r in request.recipients
-                if r.lower() in found.get((server_id, request.stream), {})
+                if r.lower() in found.get((server_id, request.stream), set())
             )
             if request is not None
             else frozenset()
             for request in requests
         ]
-        for server_id, requests in submissions
+        for server_id, requests, _ in submissions
     ]
 
 

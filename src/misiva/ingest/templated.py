@@ -9,7 +9,8 @@ from typing import Any
 from misiva.domain.contacts import Contact
 from misiva.domain.enums import ErrorCode
 from misiva.domain.errors import MisivaError, NotFound
-from misiva.domain.message import SendFields
+from misiva.domain.message import DEFAULT_STREAM, SendFields
+from misiva.domain.records import Server
 from misiva.domain.templates import Template, TemplateType
 from misiva.ingest.tenants import ServerContext
 from misiva.mail.addresses import parse_address_list
@@ -20,6 +21,7 @@ from misiva.render.render import render
 from misiva.storage import Database, Tx
 from misiva.storage import contacts as contact_store
 from misiva.storage import templates as template_store
+from misiva.tracking.consent_tokens import ConsentLinks
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -35,9 +37,16 @@ class TemplateRenderer:
     kept in a bounded cache; a send costs two small queries (templates, contacts) per request.
     """
 
-    def __init__(self, db: Database, cache: CompiledCache | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        cache: CompiledCache | None = None,
+        *,
+        links: ConsentLinks | None = None,
+    ) -> None:
         self._db = db
         self._cache = cache or CompiledCache()
+        self._links = links
 
     async def render_all(
         self,
@@ -103,13 +112,15 @@ class TemplateRenderer:
         server = context.server
         locale = item.locale or (contact.locale if contact else None) or server.default_locale
         compiled, variant = await self._compiled(tx, found, item, contact, server.default_locale)
+        stream = item.message_stream or DEFAULT_STREAM
         model = {
             **(item.template_model or {}),
+            **self._subscription_links(server, stream, recipient, message_id),
             "contact": contact_namespace(contact, recipient),
             "server": {"name": server.name, "brand": server.brand},
             "message": {
                 "id": message_id,
-                "stream": item.message_stream or "outbound",
+                "stream": stream,
                 "locale": locale,
             },
         }
@@ -123,6 +134,19 @@ class TemplateRenderer:
             template_version=found.template.published_version,
             locale=variant,
         )
+
+    def _subscription_links(
+        self, server: Server, stream: str, recipient: str | None, message_id: str
+    ) -> dict[str, str]:
+        """`unsubscribe_url` and `preferences_url` for a footer: the very URL List-Unsubscribe
+        carries, so link tracking leaves both alone. Empty when no link can be signed."""
+        if self._links is None or not recipient or not server.secret:
+            return {"unsubscribe_url": "", "preferences_url": ""}
+        links, secret = self._links, server.secret
+        return {
+            "unsubscribe_url": links.unsubscribe(server.id, secret, stream, recipient, message_id),
+            "preferences_url": links.preferences(server.id, secret, recipient, message_id),
+        }
 
     async def _compiled(
         self,

@@ -93,7 +93,12 @@ async def _run(platform: Platform, only: tuple[str, ...]) -> None:
         starters["bounces"] = lambda: receiver.run(stop)
     if "scheduler" in only:
         retention = platform.new_retention()
-        starters["scheduler"] = lambda: retention.run(stop)
+        expiry = platform.new_expiry()
+
+        async def run_scheduler() -> None:
+            await asyncio.gather(retention.run(stop), expiry.run(stop))
+
+        starters["scheduler"] = run_scheduler
     if "api" in only:
         host, port = _split_addr(platform.settings.http_addr)
         config = uvicorn.Config(

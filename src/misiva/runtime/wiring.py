@@ -22,7 +22,11 @@ from misiva.feedback.returned import ReturnedMail
 from misiva.ingest.accept import Ingestor
 from misiva.ingest.tenants import ServerDirectory
 from misiva.scheduler.retention import RetentionConfig, RetentionTask
+from misiva.scheduler.subscriptions import ExpiredRequests
 from misiva.storage import Database
+from misiva.subscriptions.optin import OptIn
+from misiva.subscriptions.recipient import RecipientLinks
+from misiva.tracking.consent_tokens import ConsentLinks
 from misiva.webhooks.dispatcher import DispatchConfig, WebhookDispatcher
 
 
@@ -38,13 +42,20 @@ class Platform:
     _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def api_deps(self) -> ApiDeps:
+        links = ConsentLinks(self.settings.link_base)
         return ApiDeps(
             db=self.db,
             directory=self.directory,
             ingestor=self.ingestor,
             clock=utcnow,
             engagement=Engagement(self.db),
+            links=links,
+            recipient_links=self.recipient_links(),
+            opt_in=OptIn(self.db, links, self.ingestor),
         )
+
+    def recipient_links(self) -> RecipientLinks:
+        return RecipientLinks(self.db, ConsentLinks(self.settings.link_base), self.ingestor)
 
     def new_dispatcher(self) -> WebhookDispatcher:
         s = self.settings
@@ -66,7 +77,9 @@ class Platform:
         host, _, port = s.bounce_addr.rpartition(":")
         if not host or not port.isdigit():
             raise SetupError(f"MISIVA_BOUNCE_ADDR {s.bounce_addr!r} is not host:port")
-        returned = ReturnedMail(self.db, s.bounce_domain)
+        returned = ReturnedMail(
+            self.db, s.bounce_domain, on_unsubscribe=self.recipient_links().unsubscribe_by_mail
+        )
         return BounceReceiver(returned, host.strip("[]"), int(port), s.hostname)
 
     def new_retention(self) -> RetentionTask:
@@ -75,6 +88,9 @@ class Platform:
             self.db,
             RetentionConfig(content_days=s.retention_content_days, data_days=s.retention_days),
         )
+
+    def new_expiry(self) -> ExpiredRequests:
+        return ExpiredRequests(self.db)
 
     def new_worker(self) -> DeliveryWorker:
         s = self.settings
@@ -122,5 +138,7 @@ def build_platform(settings: Settings) -> Platform:
     parse_routes(settings.routes)
     db = Database(settings.database_url)
     directory = ServerDirectory(db)
-    ingestor = Ingestor(db, directory, link_base=settings.link_base)
+    ingestor = Ingestor(
+        db, directory, link_base=settings.link_base, bounce_domain=settings.bounce_domain
+    )
     return Platform(settings=settings, db=db, directory=directory, ingestor=ingestor)

@@ -1,0 +1,1 @@
+"""Subscriptions: double opt-in, one-click unsubscribe, the preference centre, their notices."""
