@@ -9,12 +9,23 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 MISIVA = str(Path(sys.executable).parent / "misiva")
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 20) -> bool:
+    """Poll `condition` every 0.1 s until it holds or `timeout` seconds pass; its last answer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return condition()
 
 
 def free_port() -> int:

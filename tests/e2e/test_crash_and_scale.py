@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from harness import Misiva
+from harness import Misiva, wait_until
 
 from misiva.testing.smtp_sink import SmtpSink
 
@@ -54,15 +54,6 @@ def _received_ids(sink: SmtpSink) -> list[str]:
     return found
 
 
-def _wait(condition: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
-
-
 def test_kill_9_mid_delivery_loses_no_accepted_message(
     misiva_factory: Callable[..., Misiva], sink: SmtpSink
 ) -> None:
@@ -77,13 +68,13 @@ def test_kill_9_mid_delivery_loses_no_accepted_message(
     token, _ = misiva.setup_tenant()
     first = misiva.serve()
     accepted = _send_batches(misiva, token, 1000)
-    assert _wait(lambda: sink.count >= 100, timeout=60)
+    assert wait_until(lambda: sink.count >= 100, timeout=60)
     first.kill()
     first.wait()
     at_kill = sink.count
     assert at_kill < 1000, "everything was delivered before the kill; slow the sink down"
     misiva.serve()
-    assert _wait(lambda: set(accepted) <= set(_received_ids(sink)), timeout=120)
+    assert wait_until(lambda: set(accepted) <= set(_received_ids(sink)), timeout=120)
     received = Counter(_received_ids(sink))
     duplicates = sum(n - 1 for n in received.values())
     assert set(received) == set(accepted)
@@ -101,7 +92,7 @@ def test_two_workers_share_one_postgres_queue_without_double_delivery(
     misiva.serve("--only", "worker", wait_http=False)
     misiva.serve("--only", "worker", wait_http=False)
     accepted = _send_batches(misiva, token, 1000)
-    assert _wait(lambda: sink.count >= 1000, timeout=120)
+    assert wait_until(lambda: sink.count >= 1000, timeout=120)
     time.sleep(1)  # anything delivered twice would arrive now
     received = Counter(_received_ids(sink))
     assert set(received) == set(accepted)
@@ -154,7 +145,7 @@ def test_default_serve_delivers_from_a_second_process_that_dies_with_it(
     )
     token, _ = misiva.setup_tenant()
     parent = misiva.serve()
-    assert _wait(lambda: len(_children(parent.pid)) == 1, timeout=10)
+    assert wait_until(lambda: len(_children(parent.pid)) == 1, timeout=10)
     [child] = _children(parent.pid)
     time.sleep(1.5)  # the child's first claim is done: only a wake-up explains a quick send
     began = time.monotonic()
@@ -164,7 +155,7 @@ def test_default_serve_delivers_from_a_second_process_that_dies_with_it(
     os.kill(parent.pid, signal.SIGKILL)
     parent.wait()
     # No orphan keeps delivering beside the next service started on this database.
-    assert _wait(lambda: not _alive(child), timeout=20)
+    assert wait_until(lambda: not _alive(child), timeout=20)
 
 
 def test_extra_api_processes_share_the_address(
@@ -173,7 +164,7 @@ def test_extra_api_processes_share_the_address(
     misiva = misiva_factory(routes=f"*=smtp://127.0.0.1:{sink.port}?tls=none", processes="3")
     token, _ = misiva.setup_tenant()
     parent = misiva.serve()
-    assert _wait(lambda: len(_children(parent.pid)) == 2, timeout=10)
+    assert wait_until(lambda: len(_children(parent.pid)) == 2, timeout=10)
     accepted = _send_batches(misiva, token, 40, size=1)
     assert sink.wait_for(40, timeout=30)
     assert set(_received_ids(sink)) == set(accepted)

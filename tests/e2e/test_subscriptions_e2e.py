@@ -7,7 +7,6 @@ import email
 import email.policy
 import re
 import smtplib
-import time
 from collections.abc import Callable
 from email.message import EmailMessage
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import dkim
 import httpx
 import pytest
-from harness import Misiva, free_port
+from harness import Misiva, free_port, wait_until
 
 from misiva.testing.smtp_sink import ReceivedMessage, SmtpSink
 from misiva.testing.webhook_receiver import WebhookReceiver
@@ -29,15 +28,6 @@ BROADCAST = {
     "TextBody": "Aceite nuevo",
     "MessageStream": "broadcast",
 }
-
-
-def _wait(condition: Callable[[], bool], timeout: float = 20) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
 
 
 def _parsed(received: ReceivedMessage) -> EmailMessage:
@@ -56,17 +46,23 @@ def _changes(receiver: WebhookReceiver) -> list[dict[str, Any]]:
     return [p.json for p in receiver.accepted if p.json["RecordType"] == "SubscriptionChange"]
 
 
-def test_double_opt_in_then_one_click_unsubscribe_and_its_confirmation(
-    misiva_factory: Callable[..., Misiva], sink: SmtpSink
-) -> None:
+def _installation(factory: Callable[..., Misiva], sink: SmtpSink) -> tuple[Misiva, int]:
+    """Delivering to the sink, with a bounce domain (for the mailto) and quick webhooks."""
     bounce_port = free_port()
-    misiva = misiva_factory(
+    misiva = factory(
         routes=f"*=smtp://127.0.0.1:{sink.port}?tls=none",
         bounce_domain="bounces.shop.test",
         bounce_addr=f"127.0.0.1:{bounce_port}",
         webhook_first_retry_seconds="0.2",
         webhook_poll_seconds="0.2",
     )
+    return misiva, bounce_port
+
+
+def test_double_opt_in_then_one_click_unsubscribe_and_its_confirmation(
+    misiva_factory: Callable[..., Misiva], sink: SmtpSink
+) -> None:
+    misiva, _ = _installation(misiva_factory, sink)
     token, dkim_txt = misiva.setup_tenant()
     misiva.cli("templates", "install-starter", "--server", "shop")
     misiva.serve()
@@ -118,7 +114,7 @@ def test_double_opt_in_then_one_click_unsubscribe_and_its_confirmation(
         # 2. The link followed with a real HTTP client confirms; a signed webhook says so.
         confirmed = httpx.get(link.group(0), headers={"User-Agent": "Mozilla/5.0 Firefox/133.0"})
         assert confirmed.status_code == 200 and 'lang="es"' in confirmed.text
-        assert _wait(lambda: any(not c["SuppressSending"] for c in _changes(receiver)))
+        assert wait_until(lambda: any(not c["SuppressSending"] for c in _changes(receiver)))
         joined = _changes(receiver)[0]
         assert joined["Recipient"] == "ana@example.com" and joined["MessageStream"] == "broadcast"
         assert joined["SuppressionReason"] is None
@@ -167,7 +163,7 @@ def test_double_opt_in_then_one_click_unsubscribe_and_its_confirmation(
         goodbye = _parsed(sink.messages[2])
         assert goodbye["To"] == "ana@example.com" and "baja" in goodbye["Subject"]
         assert "List-Unsubscribe" not in goodbye
-        assert _wait(lambda: any(c["SuppressSending"] for c in _changes(receiver)))
+        assert wait_until(lambda: any(c["SuppressSending"] for c in _changes(receiver)))
         left = next(c for c in _changes(receiver) if c["SuppressSending"])
         assert left["MessageID"] == broadcast_id
         assert left["SuppressionReason"] == "ManualSuppression" and left["Origin"] == "Recipient"
@@ -213,12 +209,7 @@ def test_double_opt_in_then_one_click_unsubscribe_and_its_confirmation(
 def test_unsubscribe_by_mail_to_the_mailto_address(
     misiva_factory: Callable[..., Misiva], sink: SmtpSink
 ) -> None:
-    bounce_port = free_port()
-    misiva = misiva_factory(
-        routes=f"*=smtp://127.0.0.1:{sink.port}?tls=none",
-        bounce_domain="bounces.shop.test",
-        bounce_addr=f"127.0.0.1:{bounce_port}",
-    )
+    misiva, bounce_port = _installation(misiva_factory, sink)
     token, _ = misiva.setup_tenant()
     misiva.serve()
     headers = {"X-Postmark-Server-Token": token, "Accept": "application/json"}
@@ -247,7 +238,7 @@ def test_unsubscribe_by_mail_to_the_mailto_address(
         request.set_content("unsubscribe")
         with smtplib.SMTP("127.0.0.1", bounce_port, timeout=10) as client:
             client.send_message(request)
-        assert _wait(
+        assert wait_until(
             lambda: (
                 api.post(
                     "/email", json={**BROADCAST, "MessageStream": "news", "To": "bea@ex.com"}

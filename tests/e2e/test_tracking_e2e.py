@@ -5,12 +5,11 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-import time
 from collections.abc import Callable
 
 import httpx
 import pytest
-from harness import Misiva
+from harness import Misiva, wait_until
 
 from misiva.testing.smtp_sink import SmtpSink
 from misiva.testing.webhook_receiver import WebhookReceiver
@@ -25,15 +24,6 @@ TRIGGERS = {
     name: {"Enabled": True}
     for name in ("Delivery", "Bounce", "SpamComplaint", "Open", "Click", "SubscriptionChange")
 }
-
-
-def _wait(condition: Callable[[], bool], timeout: float = 20) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
 
 
 def test_open_click_and_bounce_produce_events_signed_webhooks_and_suppression(
@@ -81,7 +71,7 @@ def test_open_click_and_bounce_produce_events_signed_webhooks_and_suppression(
         bounced = api.post(
             "/email", json={"From": "hola@shop.test", "To": "gone@example.com", "TextBody": "x"}
         ).json()
-        assert _wait(
+        assert wait_until(
             lambda: (
                 {"Delivery", "Open", "Click", "Bounce", "SubscriptionChange"}
                 <= {p.json["RecordType"] for p in receiver.accepted}

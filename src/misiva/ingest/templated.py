@@ -115,7 +115,7 @@ class TemplateRenderer:
         stream = item.message_stream or DEFAULT_STREAM
         model = {
             **(item.template_model or {}),
-            **self._subscription_links(server, stream, recipient, message_id),
+            **self._subscription_links(compiled, server, stream, recipient, message_id),
             "contact": contact_namespace(contact, recipient),
             "server": {"name": server.name, "brand": server.brand},
             "message": {
@@ -136,17 +136,30 @@ class TemplateRenderer:
         )
 
     def _subscription_links(
-        self, server: Server, stream: str, recipient: str | None, message_id: str
+        self,
+        compiled: CompiledTemplate,
+        server: Server,
+        stream: str,
+        recipient: str | None,
+        message_id: str,
     ) -> dict[str, str]:
         """`unsubscribe_url` and `preferences_url` for a footer: the very URL List-Unsubscribe
-        carries, so link tracking leaves both alone. Empty when no link can be signed."""
+        carries, so link tracking leaves both alone. Signed only when the template reads
+        them (10 µs a message); empty when no link can be signed."""
+        read = {path[0] for path in compiled.paths}
+        links = {"unsubscribe_url": "", "preferences_url": ""}
         if self._links is None or not recipient or not server.secret:
-            return {"unsubscribe_url": "", "preferences_url": ""}
-        links, secret = self._links, server.secret
-        return {
-            "unsubscribe_url": links.unsubscribe(server.id, secret, stream, recipient, message_id),
-            "preferences_url": links.preferences(server.id, secret, recipient, message_id),
-        }
+            return links
+        secret = server.secret
+        if "unsubscribe_url" in read:
+            links["unsubscribe_url"] = self._links.unsubscribe(
+                server.id, secret, stream, recipient, message_id
+            )
+        if "preferences_url" in read:
+            links["preferences_url"] = self._links.preferences(
+                server.id, secret, recipient, message_id
+            )
+        return links
 
     async def _compiled(
         self,

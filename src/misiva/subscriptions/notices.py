@@ -35,5 +35,6 @@ def notice_fields(
         template_model={"stream_name": stream.name, **model},
         message_stream=stream.subscriptions.notice_stream,
         locale=locale,
-        tag=f"subscription-{template}"[:1000],
+        # The template alias tells these notices apart in the activity log and statistics.
+        tag=template,
     )
