@@ -12,11 +12,13 @@ import pytest
 from builders import Tenant
 from misiva.authoring.sync import push
 from misiva.domain.clock import utcnow
+from misiva.domain.enums import EventType
 from misiva.domain.subscriptions import Requester
 from misiva.mail.mime import extract_bodies
 from misiva.runtime.wiring import Platform
 from misiva.scheduler.subscriptions import ExpiredRequests
 from misiva.starter import starter_dir
+from misiva.storage import events as event_store
 from misiva.storage import messages as message_store
 from misiva.storage import subscriptions as subscription_store
 from misiva.subscriptions.optin import OptIn
@@ -337,3 +339,21 @@ async def test_erasure_takes_subscriptions_and_proof_but_keeps_the_suppression(
     assert profile["Suppressions"] == [
         {"MessageStream": "broadcast", "SuppressionReason": "ManualSuppression"}
     ]
+
+
+async def test_the_suppressions_api_records_customer_subscription_changes(
+    platform: Platform, tenant: Tenant, api: httpx.AsyncClient
+) -> None:
+    body = {"Suppressions": [{"EmailAddress": "x@example.com"}]}
+    await api.post("/message-streams/broadcast/suppressions", json=body)
+    await api.post("/message-streams/broadcast/suppressions", json=body)  # no change
+    await api.post("/message-streams/broadcast/suppressions/delete", json=body)
+    await api.post("/message-streams/broadcast/suppressions/delete", json=body)  # no change
+    async with platform.db.reading() as tx:
+        _total, changes = await event_store.list_server_events(
+            tx, tenant.server.id, EventType.SUBSCRIPTION_CHANGED
+        )
+    assert [
+        (c.message_id, c.recipient, c.details["origin"], c.details["suppress_sending"])
+        for c in reversed(changes)
+    ] == [(None, "x@example.com", "Customer", "true"), (None, "x@example.com", "Customer", "false")]

@@ -8,6 +8,8 @@ from misiva.domain.clock import Clock, utcnow
 from misiva.domain.enums import ErrorCode
 from misiva.domain.errors import InvalidRequest, MisivaError, NotFound
 from misiva.domain.records import Bounce
+from misiva.events.record import record_events
+from misiva.events.subscriptions import customer_change
 from misiva.mail.addresses import parse_single_address
 from misiva.storage import Database
 from misiva.storage import bounces as bounce_store
@@ -25,6 +27,7 @@ async def add_suppressions(
     db: Database, server_id: int, stream: str, emails: list[str], *, clock: Clock = utcnow
 ) -> list[SuppressionResult]:
     results = []
+    changes = []
     async with db.transaction() as tx:
         for email in emails:
             try:
@@ -32,18 +35,24 @@ async def add_suppressions(
             except MisivaError as error:
                 results.append(SuppressionResult(email, "Failed", error.message))
                 continue
-            await suppression_store.suppress(
-                tx, server_id, stream, address, "ManualSuppression", "Customer", clock()
-            )
+            now = clock()
+            if await suppression_store.suppress(
+                tx, server_id, stream, address, "ManualSuppression", "Customer", now
+            ):
+                changes.append(customer_change(server_id, stream, address, suppressed=True, at=now))
             results.append(SuppressionResult(address, "Suppressed"))
+        # Postmark posts a SubscriptionChange for every address added to or removed from a
+        # suppression list, whoever did it.
+        await record_events(tx, changes)
     return results
 
 
 async def delete_suppressions(
-    db: Database, server_id: int, stream: str, emails: list[str]
+    db: Database, server_id: int, stream: str, emails: list[str], *, clock: Clock = utcnow
 ) -> list[SuppressionResult]:
     """Reactivate addresses; a spam complaint can only be removed by the recipient (Postmark)."""
     results = []
+    changes = []
     async with db.transaction() as tx:
         for email in emails:
             removed = await suppression_store.unsuppress(tx, server_id, stream, email)
@@ -62,7 +71,12 @@ async def delete_suppressions(
                 )
                 continue
             await bounce_store.deactivate_for(tx, server_id, stream, email)
+            if removed is not None:
+                changes.append(
+                    customer_change(server_id, stream, email, suppressed=False, at=clock())
+                )
             results.append(SuppressionResult(email.lower(), "Deleted"))
+        await record_events(tx, changes)
     return results
 
 

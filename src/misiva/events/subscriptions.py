@@ -157,3 +157,25 @@ async def _consent(tx: Tx, change: SubscriptionChange, email: str, action: Conse
             message_id=change.message_id,
         ),
     )
+
+
+def customer_change(
+    server_id: int, stream: str, email: str, *, suppressed: bool, at: datetime
+) -> EventRecord:
+    """The SubscriptionChange of an address the customer suppressed or reactivated through
+    Postmark's suppressions API (origin Customer), for record_events to append."""
+    details = {
+        "origin": "Customer",
+        "suppress_sending": "true" if suppressed else "false",
+        "stream": stream,
+    }
+    if suppressed:
+        details["suppression_reason"] = UNSUBSCRIBED_REASON
+    return EventRecord(
+        message_id=None,
+        server_id=server_id,
+        type=EventType.SUBSCRIPTION_CHANGED,
+        recipient=email.lower(),
+        at=at,
+        details=details,
+    )
