@@ -286,3 +286,19 @@ async def test_a_new_stream_takes_sends_at_once(api: httpx.AsyncClient) -> None:
     await _create(api, RECEIPTS)
     sent = await api.post("/email", json={**SEND, "MessageStream": "receipts"})
     assert sent.status_code == 200 and sent.json()["ErrorCode"] == 0
+
+
+async def test_a_streams_tracking_defaults_apply_to_sends_that_do_not_say(
+    api: httpx.AsyncClient,
+) -> None:
+    created = await _create(api, {**RECEIPTS, "TrackOpens": True, "TrackLinks": "htmlonly"})
+    assert created["TrackOpens"] is True and created["TrackLinks"] == "HtmlOnly"
+    html = '<html><body><a href="https://shop.test/order/1">Order</a></body></html>'
+    sent = await api.post("/email", json={**SEND, "HtmlBody": html, "MessageStream": "receipts"})
+    dump = await api.get(f"/messages/outbound/{sent.json()['MessageID']}/dump")
+    body = dump.json()["Body"]
+    assert "/t/o/" in body and "/t/c/" in body
+    patched = await api.patch("/message-streams/receipts", json={"TrackLinks": "None"})
+    assert patched.json()["TrackLinks"] == "None" and patched.json()["TrackOpens"] is True
+    bad = await api.patch("/message-streams/receipts", json={"TrackOpens": "yes"})
+    assert _error(bad) == 300

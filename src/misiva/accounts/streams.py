@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from misiva.domain.clock import Clock, utcnow
-from misiva.domain.enums import ErrorCode, StreamType
+from misiva.domain.enums import ErrorCode, StreamType, TrackLinks
 from misiva.domain.errors import InvalidRequest, NotFound
 from misiva.domain.message import DEFAULT_STREAM
 from misiva.domain.records import Stream
@@ -98,6 +98,7 @@ async def create_stream(
             )
         _check_settings(settings, stream_id, stream_type, existing)
         assert name is not None
+        opens, links = _tracking(fields)
         return await stream_store.insert_stream(
             tx,
             server_id,
@@ -107,6 +108,8 @@ async def create_stream(
             clock(),
             description=description,
             settings=settings,
+            track_opens=bool(opens),
+            track_links=links or TrackLinks.NONE.value,
         )
 
 
@@ -117,6 +120,7 @@ async def update_stream(
     the ID and the type are fixed at creation."""
     name = _name(fields, required=False)
     description = _description(fields)
+    opens, links = _tracking(fields)
     async with db.transaction() as tx:
         stream = await _existing(tx, server_id, stream_id)
         _check_fixed(stream, fields)
@@ -132,6 +136,8 @@ async def update_stream(
             name=name,
             description=description,
             settings=settings if settings != stream.subscriptions else None,
+            track_opens=opens,
+            track_links=links,
         )
         return await _existing(tx, server_id, stream_id)
 
@@ -280,6 +286,21 @@ def _check_fixed(stream: Stream, fields: dict[str, Any]) -> None:
             "The 'MessageStreamType' of a message stream cannot be changed.",
             ErrorCode.STREAM_INVALID_TYPE,
         )
+
+
+def _tracking(fields: dict[str, Any]) -> tuple[bool | None, str | None]:
+    """Misiva's stream defaults for messages that do not say: TrackOpens and TrackLinks."""
+    opens = fields.get("TrackOpens")
+    if opens is not None and not isinstance(opens, bool):
+        raise InvalidRequest("Invalid 'TrackOpens': expected true or false.")
+    links = fields.get("TrackLinks")
+    if links is None or links == "":
+        return opens, None
+    for option in TrackLinks:
+        if isinstance(links, str) and option.value.lower() == links.lower():
+            return opens, option.value
+    choices = ", ".join(option.value for option in TrackLinks)
+    raise InvalidRequest(f"Invalid 'TrackLinks' value {links!r}: use one of {choices}.")
 
 
 def _settings(fields: dict[str, Any], base: SubscriptionSettings) -> SubscriptionSettings:

@@ -34,6 +34,10 @@ def stream_json(stream: Stream) -> dict[str, Any]:
         "SubscriptionManagementConfiguration": {
             "UnsubscribeHandlingType": settings.unsubscribe_handling.value
         },
+        # Misiva: the tracking defaults of messages that do not say (Postmark keeps these
+        # per server; here each stream has its own).
+        "TrackOpens": stream.track_opens,
+        "TrackLinks": stream.track_links,
         # Misiva: confirmed opt-in and the notices sent about a subscription.
         "Subscriptions": {
             "RequireConfirmedOptIn": settings.require_opt_in,

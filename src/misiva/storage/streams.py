@@ -61,6 +61,8 @@ async def insert_stream(
     *,
     description: str | None = None,
     settings: SubscriptionSettings | None = None,
+    track_opens: bool = False,
+    track_links: str = "None",
 ) -> Stream:
     result = await tx.execute(
         sa.insert(streams)
@@ -71,6 +73,8 @@ async def insert_stream(
             stream_type=stream_type.value,
             created_at=now,
             description=description,
+            track_opens=track_opens,
+            track_links=track_links,
             **_settings_values(settings or SubscriptionSettings()),
         )
         .returning(*streams.c)
@@ -106,6 +110,8 @@ async def update_stream(
     settings: SubscriptionSettings | None = None,
     archived_at: datetime | None = None,
     unarchive: bool = False,
+    track_opens: bool | None = None,
+    track_links: str | None = None,
 ) -> None:
     """Change what is given; `description=""` clears it, `unarchive` clears archived_at."""
     values: dict[str, Any] = {"updated_at": now}
@@ -119,6 +125,10 @@ async def update_stream(
         values["archived_at"] = archived_at
     if unarchive:
         values["archived_at"] = None
+    if track_opens is not None:
+        values["track_opens"] = track_opens
+    if track_links is not None:
+        values["track_links"] = track_links
     await tx.execute(
         sa.update(streams)
         .where(streams.c.server_id == server_id, streams.c.stream_id == stream_id)
