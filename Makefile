@@ -18,10 +18,16 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# Starts every component in one process on the embedded default (SQLite + capture inbox).
+# The SMTP submission server's certificate: a self-signed pair for development, unless
+# MISIVA_SMTP_TLS_CERT and MISIVA_SMTP_TLS_KEY name a real one.
+run: export MISIVA_SMTP_TLS_CERT ?= var/tls/cert.pem
+run: export MISIVA_SMTP_TLS_KEY ?= var/tls/key.pem
+
+# Starts every component on the embedded default (SQLite + capture inbox).
 run: $(STAMP)
 	mkdir -p var
 	$(BIN)/misiva db upgrade
+	@[ -f "$(MISIVA_SMTP_TLS_CERT)" ] || $(BIN)/misiva smtp certificate var/tls
 	$(BIN)/misiva serve
 
 debian-deps:

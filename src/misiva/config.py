@@ -53,6 +53,36 @@ class Settings(BaseSettings):
         "127.0.0.1:2526",
         description="host:port where the bounce receiver (SMTP) listens for returned mail.",
     )
+    smtp_addr: str = Field(
+        "127.0.0.1:2525",
+        description="host:port of the SMTP submission server (AUTH with a server token as "
+        "user name and password; STARTTLS when a certificate is set).",
+    )
+    smtps_addr: str | None = Field(
+        None,
+        description="host:port of an implicit-TLS SMTP submission port (RFC 8314, usually "
+        "465); needs the certificate and key.",
+    )
+    smtp_tls_cert: str | None = Field(
+        None, description="PEM certificate (chain) of the SMTP submission server."
+    )
+    smtp_tls_key: str | None = Field(
+        None, description="PEM private key of the SMTP submission server."
+    )
+    smtp_loopback_plaintext_auth: bool = Field(
+        True,
+        description="Accept AUTH before TLS from clients on this host (127.0.0.0/8, ::1); "
+        "everyone else must use STARTTLS or the implicit-TLS port first.",
+    )
+    smtp_auth_failures: int = Field(
+        5,
+        description="Failed AUTH attempts a client address may make within "
+        "MISIVA_SMTP_AUTH_LOCKOUT_SECONDS before it is refused for that long.",
+        ge=1,
+    )
+    smtp_auth_lockout_seconds: float = Field(
+        300.0, description="The window, and the lockout, of MISIVA_SMTP_AUTH_FAILURES."
+    )
     mx_port: int = Field(
         25, description="Port used for MX delivery (25 on the Internet; tests use another)."
     )

@@ -45,6 +45,8 @@ class Misiva:
             **{k: v for k, v in os.environ.items() if not k.startswith("MISIVA_")},
             "MISIVA_DATABASE_URL": database_url,
             "MISIVA_HTTP_ADDR": f"127.0.0.1:{self.port}",
+            # Every installation its own submission port: tests may run several at once.
+            "MISIVA_SMTP_ADDR": f"127.0.0.1:{free_port()}",
             "MISIVA_WORKER_POLL_SECONDS": "0.2",
             "MISIVA_LOG_LEVEL": "WARNING",
             **{f"MISIVA_{k.upper()}": v for k, v in settings.items()},

@@ -9,7 +9,7 @@ import click
 import typer
 from pydantic import ValidationError
 
-from misiva.cli import admin, contacts, inspect, templates
+from misiva.cli import admin, contacts, inspect, smtp, templates
 from misiva.cli.common import run
 from misiva.config import load_settings
 from misiva.domain.errors import MisivaError
@@ -28,12 +28,16 @@ admin.register(app)
 inspect.register(app)
 contacts.register(app)
 templates.register(app)
+smtp.register(app)
 
 
 @app.command("serve")
 def serve_command(
     only: str = typer.Option(
-        None, "--only", help="Comma-separated components to run: api, worker (default: all)."
+        None,
+        "--only",
+        help="Comma-separated components to run: api, smtp, worker, webhooks, scheduler, "
+        "bounces (default: all).",
     ),
 ) -> None:
     """Run the platform (HTTP API and delivery workers) until SIGTERM or SIGINT."""

@@ -62,6 +62,9 @@ class SendFields:
     template_version: int | None = None
     # Misiva's extension: the locale variant to render (else the contact's, else the server's).
     locale: str | None = None
+    # SMTP submission: the envelope's recipients, the only ones the message goes to (a
+    # client may name in To someone it does not send this copy to, RFC 5321 §3.3).
+    envelope_recipients: tuple[str, ...] = ()
 
     @property
     def uses_template(self) -> bool:
@@ -107,13 +110,16 @@ class SendRequest:
     track_links: TrackLinks | None
     # The To string exactly as given: Postmark echoes it in the response.
     to_given: str
+    # Lower-cased envelope recipients of an SMTP submission; empty: To, Cc and Bcc all.
+    envelope_only: frozenset[str] = frozenset()
 
     @property
     def recipients(self) -> tuple[str, ...]:
         """Envelope recipients in order, each once (To, then Cc, then Bcc)."""
         seen: dict[str, None] = {}
         for address in (*self.to, *self.cc, *self.bcc):
-            seen.setdefault(address.email, None)
+            if not self.envelope_only or address.email.lower() in self.envelope_only:
+                seen.setdefault(address.email, None)
         return tuple(seen)
 
 

@@ -23,6 +23,7 @@ from misiva.mail.addresses import format_address
 from misiva.mail.mime import build_mime
 from misiva.storage import Database
 from misiva.storage import idempotency as idempotency_store
+from misiva.storage import suppressions as suppression_store
 from misiva.tracking.consent_tokens import ConsentLinks
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
@@ -113,6 +114,12 @@ class Ingestor:
         context = await self._directory.by_id(server_id)
         [result] = await self.accept(context, [fields])
         return result
+
+    async def suppressed(self, server_id: int, stream: str, email: str) -> str | None:
+        """Why the address is suppressed on the stream, or None (SMTP's check at RCPT)."""
+        async with self._db.reading() as tx:
+            found = await suppression_store.suppressed_among(tx, server_id, stream, [email])
+        return found.get(email.lower())
 
     def check_only(self, items: Sequence[SendFields | MisivaError]) -> list[SendResult]:
         """What Postmark's POSTMARK_API_TEST token does: validate, answer, deliver nothing."""

@@ -56,6 +56,7 @@ def validate_send(fields: SendFields) -> SendRequest:
         track_opens=fields.track_opens,
         track_links=_track_links(fields.track_links),
         to_given=fields.to or "",
+        envelope_only=frozenset(r.lower() for r in fields.envelope_recipients),
     )
 
 

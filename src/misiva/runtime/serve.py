@@ -23,7 +23,7 @@ from misiva.storage.notify import listening
 
 log = logging.getLogger(__name__)
 
-COMPONENTS = ("api", "worker", "webhooks", "scheduler", "bounces")
+COMPONENTS = ("api", "smtp", "worker", "webhooks", "scheduler", "bounces")
 
 
 class _ApiServer(uvicorn.Server):
@@ -99,6 +99,9 @@ async def _run(platform: Platform, only: tuple[str, ...]) -> None:
             await asyncio.gather(retention.run(stop), expiry.run(stop))
 
         starters["scheduler"] = run_scheduler
+    if "smtp" in only:
+        submission = platform.new_submission_server()
+        starters["smtp"] = lambda: submission.run(stop)
     if "api" in only:
         host, port = _split_addr(platform.settings.http_addr)
         config = uvicorn.Config(

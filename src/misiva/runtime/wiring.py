@@ -23,6 +23,9 @@ from misiva.ingest.accept import Ingestor
 from misiva.ingest.tenants import ServerDirectory
 from misiva.scheduler.retention import RetentionConfig, RetentionTask
 from misiva.scheduler.subscriptions import ExpiredRequests
+from misiva.smtp.guard import AuthGuard
+from misiva.smtp.handler import SubmissionHandler
+from misiva.smtp.server import Listener, SubmissionServer, tls_context
 from misiva.storage import Database
 from misiva.subscriptions.optin import OptIn
 from misiva.subscriptions.recipient import RecipientLinks
@@ -74,19 +77,36 @@ class Platform:
         s = self.settings
         if not s.bounce_domain:
             raise SetupError("the bounce receiver needs MISIVA_BOUNCE_DOMAIN")
-        host, _, port = s.bounce_addr.rpartition(":")
-        if not host or not port.isdigit():
-            raise SetupError(f"MISIVA_BOUNCE_ADDR {s.bounce_addr!r} is not host:port")
+        host, port = _host_port("MISIVA_BOUNCE_ADDR", s.bounce_addr)
         returned = ReturnedMail(
             self.db, s.bounce_domain, on_unsubscribe=self.recipient_links().unsubscribe_by_mail
         )
-        return BounceReceiver(returned, host.strip("[]"), int(port), s.hostname)
+        return BounceReceiver(returned, host, port, s.hostname)
 
     def new_retention(self) -> RetentionTask:
         s = self.settings
         return RetentionTask(
             self.db,
             RetentionConfig(content_days=s.retention_content_days, data_days=s.retention_days),
+        )
+
+    def new_submission_server(self) -> SubmissionServer:
+        s = self.settings
+        listeners = [Listener(*_host_port("MISIVA_SMTP_ADDR", s.smtp_addr))]
+        if s.smtps_addr:
+            host, port = _host_port("MISIVA_SMTPS_ADDR", s.smtps_addr)
+            listeners.append(Listener(host, port, implicit_tls=True))
+        handler = SubmissionHandler(
+            self.directory,
+            self.ingestor,
+            AuthGuard(s.smtp_auth_failures, s.smtp_auth_lockout_seconds),
+        )
+        return SubmissionServer(
+            handler,
+            listeners,
+            hostname=s.hostname,
+            tls_context=tls_context(s.smtp_tls_cert, s.smtp_tls_key),
+            loopback_plaintext=s.smtp_loopback_plaintext_auth,
         )
 
     def new_expiry(self) -> ExpiredRequests:
@@ -131,6 +151,13 @@ class Platform:
         for close in self._closers:
             await close()
         await self.db.close()
+
+
+def _host_port(name: str, addr: str) -> tuple[str, int]:
+    host, _, port = addr.rpartition(":")
+    if not host or not port.isdigit():
+        raise SetupError(f"{name} {addr!r} is not host:port")
+    return host.strip("[]"), int(port)
 
 
 def build_platform(settings: Settings) -> Platform:
