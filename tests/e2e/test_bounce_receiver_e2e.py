@@ -129,6 +129,7 @@ def test_a_dsn_written_by_postfix_for_our_message_is_tied_to_it_and_classified(
             assert "5.1.1" in str(bounce["Details"])
             dump = api.get(f"/bounces/{bounce['ID']}/dump").json()["Body"]
             assert "mta.relay.test" in dump and "report-type=delivery-status" in dump
+
             # Postfix took the message (250), then its DSN reported the failure. Postfix can
             # write the DSN before the worker's recorder commits the 250, so the two events
             # may land in either order (seen under load); both must be there.

@@ -357,3 +357,13 @@ async def test_the_suppressions_api_records_customer_subscription_changes(
         (c.message_id, c.recipient, c.details["origin"], c.details["suppress_sending"])
         for c in reversed(changes)
     ] == [(None, "x@example.com", "Customer", "true"), (None, "x@example.com", "Customer", "false")]
+
+
+async def test_asking_twice_at_once_mails_the_person_once(ready: httpx.AsyncClient) -> None:
+    first = await _ask(ready)
+    second = await _ask(ready)
+    assert second["ConfirmationMessageID"] == first["ConfirmationMessageID"]
+    resent = await ready.post(
+        "/subscriptions/resend", json={"Email": "ana@example.com", "MessageStream": "broadcast"}
+    )
+    assert resent.json()["ConfirmationMessageID"] != first["ConfirmationMessageID"]

@@ -32,6 +32,8 @@ from misiva.subscriptions.views import EXPIRED, INVALID, LinkState, LinkView
 from misiva.tracking.consent_tokens import ConsentLinks, LinkPurpose
 
 log = logging.getLogger(__name__)
+# Within this time of a request, asking again for the same address and stream sends nothing.
+REPEAT_AFTER = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,10 @@ class OptIn:
                 tx, server.id, stream.stream_id, email
             )
             if current is not None and current.status is SubscriptionStatus.CONFIRMED:
+                return current
+            if not resend and current is not None and _just_asked(current, now):
+                # A double-clicked sign-up button, or a form submitted in a loop, mails the
+                # person once; an explicit resend still sends at once.
                 return current
             if resend and (current is None or current.status is not SubscriptionStatus.PENDING):
                 raise InvalidRequest(
@@ -236,6 +242,14 @@ def _opt_in_stream(stream: Stream | None) -> Stream:
             "Subscriptions.ConfirmationTemplate on the stream."
         )
     return stream
+
+
+def _just_asked(current: Subscription, now: datetime) -> bool:
+    return (
+        current.status is SubscriptionStatus.PENDING
+        and current.requested_at is not None
+        and now - current.requested_at < REPEAT_AFTER
+    )
 
 
 def _confirmable(current: Subscription | None, now: datetime) -> LinkState:
