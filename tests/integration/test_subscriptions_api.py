@@ -3,6 +3,7 @@ preference centre, the opt-in policy at accept, and what a bad or old link gets.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import timedelta
 
@@ -167,7 +168,8 @@ async def test_another_servers_secret_or_an_altered_token_is_refused(
     genuine = links.unsubscribe(
         tenant.server.id, tenant.server.secret, "broadcast", "ana@example.com"
     )
-    altered = genuine.replace("ana", "bea") if "ana" in genuine else genuine[:-1] + "A"
+    # Another last character: a different signature, or a non-canonical spelling.
+    altered = genuine[:-1] + ("B" if genuine.endswith("A") else "A")
     assert (await ready.post(_path(altered))).status_code == 404
     assert (await ready.get(_path(genuine))).status_code == 200
     dump = await ready.get("/message-streams/broadcast/suppressions/dump")
@@ -367,3 +369,41 @@ async def test_asking_twice_at_once_mails_the_person_once(ready: httpx.AsyncClie
         "/subscriptions/resend", json={"Email": "ana@example.com", "MessageStream": "broadcast"}
     )
     assert resent.json()["ConfirmationMessageID"] != first["ConfirmationMessageID"]
+
+
+async def test_the_starter_layout_offers_a_way_out_only_on_commercial_mail(
+    platform: Platform, ready: httpx.AsyncClient
+) -> None:
+    await ready.patch(
+        "/message-streams/broadcast", json={"Subscriptions": {"RequireConfirmedOptIn": False}}
+    )
+    model = json.loads((starter_dir() / "templates/shipping-notice/test-model.json").read_text())
+    bodies = {}
+    for stream in ("broadcast", "outbound"):
+        sent = await ready.post(
+            "/email/withTemplate",
+            json={
+                "From": "hola@shop.test",
+                "To": "bea@example.com",
+                "TemplateAlias": "shipping-notice",
+                "TemplateModel": model,
+                "MessageStream": stream,
+                "Locale": "en",
+            },
+        )
+        assert sent.status_code == 200, sent.text
+        async with platform.db.reading() as tx:
+            message = await message_store.get_message(tx, sent.json()["MessageID"])
+        assert message is not None
+        bodies[stream] = extract_bodies(message.mime)
+    commercial_text, commercial_html = bodies["broadcast"]
+    service_text, service_html = bodies["outbound"]
+    assert (
+        commercial_html and "/unsubscribe/" in commercial_html and "Unsubscribe" in commercial_html
+    )
+    assert commercial_text and "/unsubscribe/" in commercial_text
+    assert "not advertising" not in (commercial_html or "")
+    assert (
+        service_html and "/unsubscribe/" not in service_html and "not advertising" in service_html
+    )
+    assert service_text and "/preferences/" not in service_text

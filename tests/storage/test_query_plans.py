@@ -516,6 +516,17 @@ async def test_preference_centre_reads_one_address_by_its_indexes(
     )
 
 
+async def test_retention_finds_old_events_of_no_message_by_the_message_index(
+    seeded: Seeded, planned: Planner
+) -> None:
+    async def delete(tx: Tx) -> None:
+        await retention.delete_old_addressless(tx, T0 - timedelta(days=365), 500)
+
+    [plan] = await planned(delete)
+    # The index that leads with message_id holds the NULLs together too.
+    _assert_searches(plan, "ix_message_events_message")
+
+
 async def test_expiry_purge_finds_expired_requests_by_the_partial_index(
     seeded: Seeded, planned: Planner
 ) -> None:

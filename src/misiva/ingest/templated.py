@@ -113,9 +113,12 @@ class TemplateRenderer:
         locale = item.locale or (contact.locale if contact else None) or server.default_locale
         compiled, variant = await self._compiled(tx, found, item, contact, server.default_locale)
         stream = item.message_stream or DEFAULT_STREAM
+        settings = context.streams.get(stream)
+        handles = settings is not None and settings.subscriptions.handles_unsubscribe
         model = {
+            # First, so that a notice about another stream (a welcome) can name its own.
+            **self._subscription_links(compiled, server, stream, recipient, message_id, handles),
             **(item.template_model or {}),
-            **self._subscription_links(compiled, server, stream, recipient, message_id),
             "contact": contact_namespace(contact, recipient),
             "server": {"name": server.name, "brand": server.brand},
             "message": {
@@ -142,16 +145,18 @@ class TemplateRenderer:
         stream: str,
         recipient: str | None,
         message_id: str,
+        handles_unsubscribe: bool,
     ) -> dict[str, str]:
         """`unsubscribe_url` and `preferences_url` for a footer: the very URL List-Unsubscribe
         carries, so link tracking leaves both alone. Signed only when the template reads
-        them (10 µs a message); empty when no link can be signed."""
+        them (10 µs a message); empty when no link can be signed, and `unsubscribe_url`
+        empty on a stream that leaves unsubscribes alone (a receipt offers no way out)."""
         read = {path[0] for path in compiled.paths}
         links = {"unsubscribe_url": "", "preferences_url": ""}
         if self._links is None or not recipient or not server.secret:
             return links
         secret = server.secret
-        if "unsubscribe_url" in read:
+        if "unsubscribe_url" in read and handles_unsubscribe:
             links["unsubscribe_url"] = self._links.unsubscribe(
                 server.id, secret, stream, recipient, message_id
             )

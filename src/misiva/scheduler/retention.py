@@ -48,6 +48,13 @@ class RetentionTask:
             deleted += done
             if done < self._config.batch_size:
                 break
+        for _ in range(max_batches):
+            async with self._db.transaction() as tx:
+                done = await retention.delete_old_addressless(
+                    tx, data_before, self._config.batch_size
+                )
+            if done < self._config.batch_size:
+                break
         return purged, deleted
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -1,4 +1,5 @@
-"""Retention: purge old message content, then old messages with their events, in batches."""
+"""Retention: purge old message content, then old messages with their events (and old events
+of no message), in batches."""
 
 from __future__ import annotations
 
@@ -45,3 +46,19 @@ async def delete_old(tx: Tx, before: datetime, limit: int) -> int:
     await tx.execute(sa.delete(bounces).where(bounces.c.message_id.in_(ids)))
     await tx.execute(sa.delete(messages).where(messages.c.id.in_(ids)))
     return len(ids)
+
+
+async def delete_old_addressless(tx: Tx, before: datetime, limit: int) -> int:
+    """Delete up to `limit` events of no message (subscription changes) from before `before`.
+
+    Retention deletes a message's events with the message; these belong to none. The
+    consent records, the proof of each change, are kept apart and stay.
+    """
+    ids = (
+        sa.select(message_events.c.id)
+        .where(message_events.c.message_id.is_(None), message_events.c.created_at < before)
+        .limit(limit)
+        .scalar_subquery()
+    )
+    result = await tx.execute(sa.delete(message_events).where(message_events.c.id.in_(ids)))
+    return int(result.rowcount or 0)
