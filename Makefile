@@ -6,9 +6,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test check bench docs clean migrate debian-deps
 
-# Debian packages the tests use as real neighbours: Postfix writes real bounces (DSNs).
+# Debian packages the tests use as real neighbours: Postfix writes real bounces (DSNs), and
+# the UI tests drive Chromium (Playwright uses /usr/bin/chromium; it downloads no browser).
 # Installed only when missing, and only where we are root (the developers' and CI machines).
-DEBIAN_PACKAGES := postfix
+DEBIAN_PACKAGES := postfix chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

@@ -1,4 +1,5 @@
-"""Shared fixtures: real SQLite files and a real PostgreSQL database for every storage test."""
+"""Shared fixtures: real SQLite files and a real PostgreSQL database for every storage test, and
+installations of Misiva with a real SMTP sink beside them for the end-to-end and UI tests."""
 
 from __future__ import annotations
 
@@ -6,16 +7,18 @@ import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
+from harness import Misiva
 from misiva.storage import Database
 from misiva.storage.migrate import upgrade
 from misiva.storage.tables import metadata
+from misiva.testing.smtp_sink import SmtpSink
 
 POSTGRES_URL = os.environ.get("MISIVA_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -80,3 +83,27 @@ async def db(database_url: str) -> AsyncIterator[Database]:
     database = Database(database_url)
     yield database
     await database.close()
+
+
+# --- Installations of Misiva (end-to-end and UI tests) -------------------------------------
+
+
+@pytest.fixture
+def sink() -> Iterator[SmtpSink]:
+    with SmtpSink() as running:
+        yield running
+
+
+@pytest.fixture
+def misiva_factory(tmp_path: Path, database_url: str) -> Iterator[Callable[..., Misiva]]:
+    """Installations on this test's database (SQLite and PostgreSQL); stopped afterwards."""
+    made: list[Misiva] = []
+
+    def make(**settings: str) -> Misiva:
+        installation = Misiva(tmp_path, database_url, **settings)
+        made.append(installation)
+        return installation
+
+    yield make
+    for installation in made:
+        installation.stop_all()

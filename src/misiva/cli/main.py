@@ -9,7 +9,7 @@ import click
 import typer
 from pydantic import ValidationError
 
-from misiva.cli import admin, contacts, inspect, smtp, templates
+from misiva.cli import admin, contacts, inspect, smtp, templates, users
 from misiva.cli.common import run
 from misiva.config import load_settings
 from misiva.domain.errors import MisivaError
@@ -29,6 +29,7 @@ inspect.register(app)
 contacts.register(app)
 templates.register(app)
 smtp.register(app)
+users.register(app)
 
 
 @app.command("serve")

@@ -20,6 +20,7 @@ from misiva.runtime import processes
 from misiva.runtime.wiring import Platform, build_platform
 from misiva.storage.migrate import ensure_migrated
 from misiva.storage.notify import listening
+from misiva.web.mount import mount_ui
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ async def _run(platform: Platform, only: tuple[str, ...]) -> None:
     if "api" in only:
         host, port = _split_addr(platform.settings.http_addr)
         config = uvicorn.Config(
-            create_app(platform.api_deps()),
+            mount_ui(create_app(platform.api_deps()), platform.web_deps()),
             host=host,
             port=port,
             log_level=platform.settings.log_level.lower(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from misiva.accounts.throttle import AuthGuard
 from misiva.api.deps import ApiDeps
 from misiva.config import Settings
 from misiva.delivery.deliver import DeliveryDeps
@@ -23,13 +24,13 @@ from misiva.ingest.accept import Ingestor
 from misiva.ingest.tenants import ServerDirectory
 from misiva.scheduler.retention import RetentionConfig, RetentionTask
 from misiva.scheduler.subscriptions import ExpiredRequests
-from misiva.smtp.guard import AuthGuard
 from misiva.smtp.handler import SubmissionHandler
 from misiva.smtp.server import Listener, SubmissionServer, tls_context
 from misiva.storage import Database
 from misiva.subscriptions.optin import OptIn
 from misiva.subscriptions.recipient import RecipientLinks
 from misiva.tracking.consent_tokens import ConsentLinks
+from misiva.web.deps import WebDeps
 from misiva.webhooks.dispatcher import DispatchConfig, WebhookDispatcher
 
 
@@ -56,6 +57,10 @@ class Platform:
             recipient_links=self.recipient_links(),
             opt_in=OptIn(self.db, links, self.ingestor),
         )
+
+    def web_deps(self) -> WebDeps:
+        # Ten wrong passwords from one address in a quarter of an hour: then it waits.
+        return WebDeps(db=self.db, clock=utcnow, logins=AuthGuard(10, 900))
 
     def recipient_links(self) -> RecipientLinks:
         return RecipientLinks(self.db, ConsentLinks(self.settings.link_base), self.ingestor)

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiosmtpd.smtp import MISSING
 
+from misiva.accounts.throttle import AuthGuard
 from misiva.domain.errors import MisivaError
 from misiva.domain.message import DEFAULT_STREAM, MAX_RECIPIENTS
 from misiva.domain.smtp import SMTPReply
@@ -19,7 +20,6 @@ from misiva.ingest.tenants import ServerContext, ServerDirectory
 from misiva.mail.addresses import parse_single_address
 from misiva.mail.submission import fields_from_message
 from misiva.smtp import replies
-from misiva.smtp.guard import AuthGuard
 
 log = logging.getLogger(__name__)
 # RFC 4954 §4: LOGIN's challenges, base64 of "Username:" and "Password:".

@@ -94,3 +94,18 @@ async def server_for_message(tx: Tx, message_id: str) -> Server | None:
     )
     row = result.one_or_none()
     return _server(row) if row else None
+
+
+async def list_servers(tx: Tx) -> list[Server]:
+    result = await tx.execute(sa.select(*_COLUMNS).order_by(servers.c.name))
+    return [_server(row) for row in result]
+
+
+async def token_dates(tx: Tx, server_id: int) -> list[datetime]:
+    """When each of the server's API tokens was made (the tokens themselves are not kept)."""
+    result = await tx.execute(
+        sa.select(server_tokens.c.created_at)
+        .where(server_tokens.c.server_id == server_id)
+        .order_by(server_tokens.c.id)
+    )
+    return [row.created_at for row in result]

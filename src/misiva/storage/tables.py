@@ -367,3 +367,50 @@ consent_records = sa.Table(
     sa.Column("evidence", sa.Text, nullable=True),
     sa.Index("ix_consent_records_address", "server_id", "email", "id"),
 )
+
+# People who use the web UI. Passwords are argon2 hashes; a role says what they may do.
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.String(320), nullable=False, unique=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("locale", sa.String(35), nullable=False, server_default="en"),
+    sa.Column("disabled", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Which servers a user other than an owner may see and act on.
+user_servers = sa.Table(
+    "user_servers",
+    metadata,
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), primary_key=True),
+    sa.Column("server_id", sa.Integer, sa.ForeignKey("servers.id"), primary_key=True),
+)
+
+# Server-side sessions: the cookie holds a random id, only its SHA-256 is stored here.
+ui_sessions = sa.Table(
+    "ui_sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False, index=True),
+    sa.Column("csrf_token", sa.String(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+)
+
+# Who changed what, for owners to read.
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", BigID, primary_key=True, autoincrement=True),
+    sa.Column("user_id", sa.Integer, nullable=True),
+    sa.Column("server_id", sa.Integer, nullable=True),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("target", sa.Text, nullable=False),
+    sa.Column("details", JSONType, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Index("ix_audit_log_at", "at"),
+)

@@ -1,4 +1,5 @@
-"""Failed AUTH attempts per client address: past a limit, the address waits out a lockout."""
+"""Failed sign-ins per client address (SMTP AUTH, the web UI's login): past a limit, the
+address waits out a lockout."""
 
 from __future__ import annotations
 

@@ -58,9 +58,12 @@ class Misiva:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, check: bool = True, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             [MISIVA, *args],
+            input=stdin,
             env=self.env,
             cwd=self.workdir,
             capture_output=True,

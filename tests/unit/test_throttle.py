@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from misiva.smtp import guard as guard_module
-from misiva.smtp.guard import AuthGuard
+from misiva.accounts import throttle as guard_module
+from misiva.accounts.throttle import AuthGuard
 
 
 class Clock:

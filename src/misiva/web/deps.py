@@ -1,0 +1,44 @@
+"""What the UI needs from the rest of Misiva, and who is signed in on a request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from misiva.accounts.throttle import AuthGuard
+from misiva.accounts.users import Session, session_for
+from misiva.domain.clock import Clock
+from misiva.storage import Database
+
+SESSION_COOKIE = "misiva_session"
+LOGIN_CSRF_COOKIE = "misiva_login_csrf"
+
+
+@dataclass(frozen=True, slots=True)
+class WebDeps:
+    db: Database
+    clock: Clock
+    # Failed sign-ins per client address (in this process; each API process keeps its own).
+    logins: AuthGuard
+
+
+def web_deps(request: Request) -> WebDeps:
+    deps = request.app.state.web
+    assert isinstance(deps, WebDeps)
+    return deps
+
+
+async def current_session(request: Request) -> Session | None:
+    deps = web_deps(request)
+    return await session_for(deps.db, request.cookies.get(SESSION_COOKIE), clock=deps.clock)
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def secure_cookies(request: Request) -> bool:
+    """Secure cookies on HTTPS, as a proxy in front of Misiva reports it too."""
+    forwarded = request.headers.get("x-forwarded-proto", "")
+    return request.url.scheme == "https" or forwarded.lower() == "https"

@@ -1,0 +1,142 @@
+"""The UI's pages: sign in and out, and the home page of the servers a user may see."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request
+from starlette.responses import RedirectResponse, Response
+
+from misiva.accounts.users import SESSION_LIFETIME, sign_in, sign_out
+from misiva.domain.users import Capability
+from misiva.storage import messages as message_store
+from misiva.storage import servers as server_store
+from misiva.web.deps import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    client_address,
+    current_session,
+    secure_cookies,
+    web_deps,
+)
+from misiva.web.render import page
+from misiva.web.strings import TEXTS, language
+
+router = APIRouter(include_in_schema=False)
+MAX_FORM_BYTES = 16 * 1024
+
+
+@router.get("/")
+async def root() -> Response:
+    return RedirectResponse("/ui", status_code=303)
+
+
+@router.get("/ui/login")
+async def login_page(request: Request) -> Response:
+    return _login(request, error=None)
+
+
+@router.post("/ui/login")
+async def login(request: Request) -> Response:
+    form = await _form(request)
+    t_email = form.get("email", "")
+    # Double-submit: the form's token must match the cookie set with the form (no session
+    # exists yet to hold one), so another site cannot post a login for its own account.
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not cookie or not hmac.compare_digest(cookie, form.get("csrf", "")):
+        return _login(request, error="expired_form", email=t_email, status=400)
+    deps = web_deps(request)
+    address = client_address(request)
+    if deps.logins.locked(address):
+        return _login(request, error="locked", email=t_email, status=429)
+    signed = await sign_in(deps.db, t_email, form.get("password", ""), clock=deps.clock)
+    if signed is None:
+        deps.logins.failed(address)
+        return _login(request, error="wrong", email=t_email, status=401)
+    deps.logins.succeeded(address)
+    value, _session = signed
+    response = RedirectResponse("/ui", status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        value,
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=secure_cookies(request),
+        path="/",
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/ui/login")
+    return response
+
+
+@router.post("/ui/logout")
+async def logout(request: Request) -> Response:
+    session = await current_session(request)
+    form = await _form(request)
+    if session is not None and hmac.compare_digest(session.csrf_token, form.get("csrf", "")):
+        await sign_out(web_deps(request).db, request.cookies.get(SESSION_COOKIE))
+    response = RedirectResponse("/ui/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/ui")
+async def home(request: Request) -> Response:
+    session = await current_session(request)
+    if session is None:
+        return RedirectResponse("/ui/login", status_code=303)
+    user = session.user
+    rows: list[dict[str, Any]] = []
+    async with web_deps(request).db.reading() as tx:
+        for server in await server_store.list_servers(tx):
+            if not user.may_see_server(server.id):
+                continue
+            counts = await message_store.count_by_status(tx, server.id)
+            tokens = (
+                await server_store.token_dates(tx, server.id)
+                if user.can(Capability.MANAGE_INTEGRATION)
+                else None
+            )
+            rows.append(
+                {
+                    "server": server,
+                    "counts": {status.value: n for status, n in counts.items()},
+                    "tokens": tokens,
+                }
+            )
+    return page("home.html", user.locale, user=user, csrf=session.csrf_token, servers=rows)
+
+
+def _login(request: Request, *, error: str | None, email: str = "", status: int = 200) -> Response:
+    lang = language(request.headers.get("accept-language"))
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(32)
+    response = page(
+        "login.html",
+        lang,
+        status,
+        error=TEXTS[lang][error] if error else None,
+        csrf=token,
+        email=email,
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=secure_cookies(request),
+        path="/ui/login",
+    )
+    return response
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """An urlencoded form, first value of each field; anything else reads as empty."""
+    body = await request.body()
+    kind = request.headers.get("content-type", "")
+    if len(body) > MAX_FORM_BYTES or not kind.startswith("application/x-www-form-urlencoded"):
+        return {}
+    parsed = parse_qs(body.decode("utf-8", "replace"), max_num_fields=50)
+    return {key: values[0] for key, values in parsed.items()}
