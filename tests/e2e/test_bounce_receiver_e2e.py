@@ -11,8 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from harness import Misiva, free_port, wait_until
 
+from harness import Misiva, free_port, wait_until
 from misiva.testing.postfix import PostfixRelay, postfix_available
 from misiva.testing.smtp_sink import SmtpSink
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from harness import Misiva, wait_until
 
+from harness import Misiva, wait_until
 from misiva.testing.smtp_sink import SmtpSink
 
 pytestmark = pytest.mark.slow

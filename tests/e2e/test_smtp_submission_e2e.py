@@ -22,8 +22,8 @@ from typing import Any
 import dkim
 import httpx
 import pytest
-from harness import Misiva, free_port, wait_until
 
+from harness import Misiva, free_port, wait_until
 from misiva.testing.smtp_sink import SmtpSink
 from misiva.testing.tls import self_signed_files
 

@@ -14,8 +14,8 @@ from typing import Any
 import dkim
 import httpx
 import pytest
-from harness import Misiva, free_port, wait_until
 
+from harness import Misiva, free_port, wait_until
 from misiva.testing.smtp_sink import ReceivedMessage, SmtpSink
 from misiva.testing.webhook_receiver import WebhookReceiver
 from misiva.webhooks.signing import verify

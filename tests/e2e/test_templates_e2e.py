@@ -8,9 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from harness import Misiva
 from postmarker.core import PostmarkClient
 
+from harness import Misiva
 from misiva.testing.smtp_sink import SmtpSink
 
 pytestmark = pytest.mark.slow

@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from harness import Misiva, wait_until
 
+from harness import Misiva, wait_until
 from misiva.testing.smtp_sink import SmtpSink
 from misiva.testing.webhook_receiver import WebhookReceiver
 from misiva.webhooks.signing import verify
