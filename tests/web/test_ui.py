@@ -134,6 +134,10 @@ def test_cookies_csrf_and_throttling(ui: UI) -> None:
             data={"email": "owner@shop.test", "password": PASSWORD, "csrf": csrf},
         )
         assert forged.status_code == 400 and "misiva_session" not in forged.cookies
+        garbled = client.post(
+            "/ui/login", data={"email": "owner@shop.test", "password": "x", "csrf": "ñandú"}
+        )
+        assert garbled.status_code == 400
         signed = client.post(
             "/ui/login", data={"email": "owner@shop.test", "password": PASSWORD, "csrf": csrf}
         )

@@ -42,20 +42,20 @@ async def login_page(request: Request) -> Response:
 @router.post("/ui/login")
 async def login(request: Request) -> Response:
     form = await _form(request)
-    t_email = form.get("email", "")
+    email = form.get("email", "")
     # Double-submit: the form's token must match the cookie set with the form (no session
     # exists yet to hold one), so another site cannot post a login for its own account.
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not cookie or not hmac.compare_digest(cookie, form.get("csrf", "")):
-        return _login(request, error="expired_form", email=t_email, status=400)
+    if not cookie or not _same(cookie, form.get("csrf", "")):
+        return _login(request, error="expired_form", email=email, status=400)
     deps = web_deps(request)
     address = client_address(request)
     if deps.logins.locked(address):
-        return _login(request, error="locked", email=t_email, status=429)
-    signed = await sign_in(deps.db, t_email, form.get("password", ""), clock=deps.clock)
+        return _login(request, error="locked", email=email, status=429)
+    signed = await sign_in(deps.db, email, form.get("password", ""), clock=deps.clock)
     if signed is None:
         deps.logins.failed(address)
-        return _login(request, error="wrong", email=t_email, status=401)
+        return _login(request, error="wrong", email=email, status=401)
     deps.logins.succeeded(address)
     value, _session = signed
     response = RedirectResponse("/ui", status_code=303)
@@ -76,7 +76,7 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     session = await current_session(request)
     form = await _form(request)
-    if session is not None and hmac.compare_digest(session.csrf_token, form.get("csrf", "")):
+    if session is not None and _same(session.csrf_token, form.get("csrf", "")):
         await sign_out(web_deps(request).db, request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/ui/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
@@ -130,6 +130,12 @@ def _login(request: Request, *, error: str | None, email: str = "", status: int 
         path="/ui/login",
     )
     return response
+
+
+def _same(expected: str, given: str) -> bool:
+    """Constant-time, and on bytes: compare_digest refuses non-ASCII text with a TypeError,
+    and a posted token is whatever a client sends."""
+    return hmac.compare_digest(expected.encode(), given.encode())
 
 
 async def _form(request: Request) -> dict[str, str]:
