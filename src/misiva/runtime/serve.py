@@ -17,7 +17,7 @@ from misiva.api.app import create_app
 from misiva.config import Settings
 from misiva.domain.errors import SetupError
 from misiva.runtime import processes
-from misiva.runtime.wiring import Platform, build_platform
+from misiva.runtime.wiring import Platform, build_platform, host_port
 from misiva.storage.migrate import ensure_migrated
 from misiva.storage.notify import listening
 from misiva.web.mount import mount_ui
@@ -45,13 +45,6 @@ def parse_only(only: str | None) -> tuple[str, ...]:
             f"unknown component {', '.join(unknown) or only!r}: choose from {', '.join(COMPONENTS)}"
         )
     return chosen
-
-
-def _split_addr(addr: str) -> tuple[str, int]:
-    host, _, port = addr.rpartition(":")
-    if not host or not port.isdigit():
-        raise SetupError(f"MISIVA_HTTP_ADDR {addr!r} is not host:port")
-    return host.strip("[]"), int(port)
 
 
 async def serve(settings: Settings, only: tuple[str, ...] = COMPONENTS) -> None:
@@ -104,7 +97,7 @@ async def _run(platform: Platform, only: tuple[str, ...]) -> None:
         submission = platform.new_submission_server()
         starters["smtp"] = lambda: submission.run(stop)
     if "api" in only:
-        host, port = _split_addr(platform.settings.http_addr)
+        host, port = host_port("MISIVA_HTTP_ADDR", platform.settings.http_addr)
         config = uvicorn.Config(
             mount_ui(create_app(platform.api_deps()), platform.web_deps()),
             host=host,

@@ -82,7 +82,7 @@ class Platform:
         s = self.settings
         if not s.bounce_domain:
             raise SetupError("the bounce receiver needs MISIVA_BOUNCE_DOMAIN")
-        host, port = _host_port("MISIVA_BOUNCE_ADDR", s.bounce_addr)
+        host, port = host_port("MISIVA_BOUNCE_ADDR", s.bounce_addr)
         returned = ReturnedMail(
             self.db, s.bounce_domain, on_unsubscribe=self.recipient_links().unsubscribe_by_mail
         )
@@ -97,9 +97,9 @@ class Platform:
 
     def new_submission_server(self) -> SubmissionServer:
         s = self.settings
-        listeners = [Listener(*_host_port("MISIVA_SMTP_ADDR", s.smtp_addr))]
+        listeners = [Listener(*host_port("MISIVA_SMTP_ADDR", s.smtp_addr))]
         if s.smtps_addr:
-            host, port = _host_port("MISIVA_SMTPS_ADDR", s.smtps_addr)
+            host, port = host_port("MISIVA_SMTPS_ADDR", s.smtps_addr)
             listeners.append(Listener(host, port, implicit_tls=True))
         handler = SubmissionHandler(
             self.directory,
@@ -158,7 +158,8 @@ class Platform:
         await self.db.close()
 
 
-def _host_port(name: str, addr: str) -> tuple[str, int]:
+def host_port(name: str, addr: str) -> tuple[str, int]:
+    """A `host:port` setting split, brackets off an IPv6 host; SetupError naming the setting."""
     host, _, port = addr.rpartition(":")
     if not host or not port.isdigit():
         raise SetupError(f"{name} {addr!r} is not host:port")
