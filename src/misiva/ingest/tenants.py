@@ -28,8 +28,7 @@ class ServerContext:
     server: Server
     sendable_streams: frozenset[str]
     domains: dict[str, SendingDomain]
-    # stream -> its tracking defaults (TrackOpens, TrackLinks) for messages that do not say.
-    stream_tracking: dict[str, tuple[bool, str]] = field(default_factory=dict)
+    # stream id -> the stream, with its tracking defaults and subscription settings.
     streams: dict[str, Stream] = field(default_factory=dict)
 
     @property
@@ -95,7 +94,6 @@ class ServerDirectory:
                 if s.stream_type is not StreamType.INBOUND and s.archived_at is None
             ),
             domains={d.name: d for d in domains},
-            stream_tracking={s.stream_id: (s.track_opens, s.track_links) for s in streams},
             streams={s.stream_id: s for s in streams},
         )
         if key is not None:

@@ -19,7 +19,9 @@ def add_tracking(
 ) -> SendRequest:
     """The request with its HTML and text rewritten for tracking, as the message and its
     stream ask (the message's own TrackOpens / TrackLinks win over the stream's)."""
-    default_opens, default_links = context.stream_tracking.get(request.stream, (False, "None"))
+    stream = context.streams.get(request.stream)
+    default_opens = stream.track_opens if stream else False
+    default_links = stream.track_links if stream else TrackLinks.NONE.value
     opens = default_opens if request.track_opens is None else request.track_opens
     links = request.track_links or TrackLinks(default_links)
     recipient = next(iter(request.recipients), "")
