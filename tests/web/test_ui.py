@@ -4,94 +4,18 @@ throttling) with a real client."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
-from harness import Misiva
+from ui_harness import PASSWORD, UI, sign_in
 
 pytestmark = pytest.mark.slow
-CHROMIUM = "/usr/bin/chromium"
-HAVE_CHROMIUM = os.path.exists(CHROMIUM)
-PASSWORD = "correct horse battery staple"
-IN_CI = os.environ.get("CI", "").lower() == "true"
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    if not HAVE_CHROMIUM:
-        if IN_CI:
-            pytest.fail("Chromium is required in CI: `make test` installs Debian's chromium")
-        pytest.skip("Debian's chromium is not installed (make test installs it)")
-    # The async API: the sync one runs an event loop on the test's thread, where the
-    # database fixtures run theirs.
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            # As root in a container, with no network: the flags Debian's Chromium needs here.
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield launched
-        await launched.close()
-
-
-@dataclass
-class UI:
-    """An installation with two servers (their API tokens by name) and three users."""
-
-    misiva: Misiva
-    tokens: dict[str, str]
-
-    @property
-    def url(self) -> str:
-        return self.misiva.url
-
-
-@pytest.fixture
-def ui(misiva_factory: Callable[..., Misiva]) -> UI:
-    misiva = misiva_factory()
-    tokens = {
-        "shop": misiva.setup_tenant("shop", "shop.test")[0],
-        "other": misiva.setup_tenant("other", "other.test")[0],
-    }
-    for email, role, servers in (
-        ("owner@shop.test", "owner", ()),
-        ("marta@shop.test", "marketer", ("shop",)),
-        ("dev@shop.test", "developer", ("shop",)),
-    ):
-        args = [f"--server={s}" for s in servers]
-        misiva.cli(
-            "users", "create", email, "--role", role, *args, "--password-stdin", stdin=PASSWORD
-        )
-    misiva.serve()
-    return UI(misiva, tokens)
-
-
-async def _sign_in(browser: Any, misiva: UI, email: str, password: str = PASSWORD) -> Any:
-    page = await browser.new_page(locale="en-GB")
-    await page.goto(misiva.url + "/")
-    assert page.url.endswith("/ui/login")
-    await page.get_by_label("Email").fill(email)
-    await page.get_by_label("Password").fill(password)
-    await page.get_by_role("button", name="Sign in").click()
-    return page
 
 
 async def test_a_marketer_signs_in_sees_their_server_and_no_tokens(browser: Any, ui: UI) -> None:
-    page = await _sign_in(browser, ui, "marta@shop.test")
+    page = await sign_in(browser, ui, "marta@shop.test")
     await page.wait_for_url("**/ui")
     assert await page.get_by_role("heading", name="shop").is_visible()
     # Only the servers the marketer was given; and no API tokens, not even their dates.
@@ -105,10 +29,10 @@ async def test_a_marketer_signs_in_sees_their_server_and_no_tokens(browser: Any,
 
 
 async def test_owners_see_every_server_and_developers_the_tokens(browser: Any, ui: UI) -> None:
-    owner = await _sign_in(browser, ui, "owner@shop.test")
+    owner = await sign_in(browser, ui, "owner@shop.test")
     await owner.wait_for_url("**/ui")
     assert await owner.get_by_role("heading", name="other").is_visible()
-    developer = await _sign_in(browser, ui, "dev@shop.test")
+    developer = await sign_in(browser, ui, "dev@shop.test")
     await developer.wait_for_url("**/ui")
     assert await developer.locator("ul.tokens li").count() == 1
 
@@ -177,7 +101,7 @@ async def test_a_marketer_finds_a_message_and_reads_its_timeline(browser: Any, u
     _send(ui, "shop", "other-customer@example.com", "Otro pedido")
     message_id = _send(ui, "shop", "lucia@example.com", "Tu pedido 1042")
     foreign = _send(ui, "other", "lucia@example.com", "Not for marketers of shop")
-    page = await _sign_in(browser, ui, "marta@shop.test")
+    page = await sign_in(browser, ui, "marta@shop.test")
     await page.wait_for_url("**/ui")
     await page.get_by_role("link", name="Activity").click()
     await page.get_by_label("Recipient").fill("lucia@example.com")

@@ -60,7 +60,13 @@ class Platform:
 
     def web_deps(self) -> WebDeps:
         # Ten wrong passwords from one address in a quarter of an hour: then it waits.
-        return WebDeps(db=self.db, clock=utcnow, logins=AuthGuard(10, 900))
+        return WebDeps(
+            db=self.db,
+            clock=utcnow,
+            logins=AuthGuard(10, 900),
+            ingestor=self.ingestor,
+            directory=self.directory,
+        )
 
     def recipient_links(self) -> RecipientLinks:
         return RecipientLinks(self.db, ConsentLinks(self.settings.link_base), self.ingestor)

@@ -128,8 +128,14 @@ async def insert_audit(tx: Tx, entry: AuditEntry) -> None:
     )
 
 
-async def list_audit(tx: Tx, *, limit: int = 100) -> list[AuditEntry]:
-    rows = await tx.execute(sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit))
+async def list_audit(
+    tx: Tx, *, limit: int = 100, offset: int = 0, server_id: int | None = None
+) -> list[AuditEntry]:
+    """Newest first; of one server's changes, or of all."""
+    query = sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit).offset(offset)
+    if server_id is not None:
+        query = query.where(audit_log.c.server_id == server_id)
+    rows = await tx.execute(query)
     return [
         AuditEntry(
             id=row.id,
@@ -142,3 +148,10 @@ async def list_audit(tx: Tx, *, limit: int = 100) -> list[AuditEntry]:
         )
         for row in rows
     ]
+
+
+async def user_emails(tx: Tx, user_ids: set[int]) -> dict[int, str]:
+    if not user_ids:
+        return {}
+    rows = await tx.execute(sa.select(users.c.id, users.c.email).where(users.c.id.in_(user_ids)))
+    return {row.id: row.email for row in rows}

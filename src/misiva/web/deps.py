@@ -9,6 +9,8 @@ from fastapi import Request
 from misiva.accounts.throttle import AuthGuard
 from misiva.accounts.users import Session, session_for
 from misiva.domain.clock import Clock
+from misiva.ingest.accept import Ingestor
+from misiva.ingest.tenants import ServerDirectory
 from misiva.storage import Database
 
 SESSION_COOKIE = "misiva_session"
@@ -21,6 +23,10 @@ class WebDeps:
     clock: Clock
     # Failed sign-ins per client address (in this process; each API process keeps its own).
     logins: AuthGuard
+    # The API's own: a test sent from the studio is accepted like any other message, and a
+    # change to a server's streams refreshes the same cached context the API reads.
+    ingestor: Ingestor
+    directory: ServerDirectory
 
 
 def web_deps(request: Request) -> WebDeps:

@@ -1,15 +1,36 @@
-"""Put the UI on the HTTP app: its pages under /ui, and / leading there."""
+"""Put the UI on the HTTP app: its pages under /ui, its assets under /ui/static, and /
+leading there."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from pathlib import Path
 
-from misiva.web import routes, routes_activity
+from fastapi import FastAPI
+from starlette.staticfiles import StaticFiles
+
+from misiva.web import (
+    routes,
+    routes_activity,
+    routes_audit,
+    routes_dashboard,
+    routes_operations,
+    routes_studio,
+)
 from misiva.web.deps import WebDeps
+
+STATIC = Path(__file__).parent / "static"
 
 
 def mount_ui(app: FastAPI, deps: WebDeps) -> FastAPI:
     app.state.web = deps
-    app.include_router(routes.router)
-    app.include_router(routes_activity.router)
+    for module in (
+        routes,
+        routes_activity,
+        routes_audit,
+        routes_dashboard,
+        routes_studio,
+        routes_operations,
+    ):
+        app.include_router(module.router)
+    app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")
     return app

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from typing import Any
-from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
@@ -22,11 +20,16 @@ from misiva.web.deps import (
     secure_cookies,
     web_deps,
 )
+from misiva.web.forms import read_form, same
+from misiva.web.i18n import N_, gettext_for, language
 from misiva.web.render import page
-from misiva.web.strings import TEXTS, language
 
 router = APIRouter(include_in_schema=False)
-MAX_FORM_BYTES = 16 * 1024
+_LOGIN_ERRORS = {
+    "wrong": N_("That email and password do not match an account."),
+    "locked": N_("Too many failed attempts from your address. Try again in a few minutes."),
+    "expired_form": N_("The form expired. Please try again."),
+}
 
 
 @router.get("/")
@@ -41,12 +44,12 @@ async def login_page(request: Request) -> Response:
 
 @router.post("/ui/login")
 async def login(request: Request) -> Response:
-    form = await _form(request)
+    form = await read_form(request)
     email = form.get("email", "")
     # Double-submit: the form's token must match the cookie set with the form (no session
     # exists yet to hold one), so another site cannot post a login for its own account.
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not cookie or not _same(cookie, form.get("csrf", "")):
+    if not cookie or not same(cookie, form.get("csrf", "")):
         return _login(request, error="expired_form", email=email, status=400)
     deps = web_deps(request)
     address = client_address(request)
@@ -75,8 +78,8 @@ async def login(request: Request) -> Response:
 @router.post("/ui/logout")
 async def logout(request: Request) -> Response:
     session = await current_session(request)
-    form = await _form(request)
-    if session is not None and _same(session.csrf_token, form.get("csrf", "")):
+    form = await read_form(request)
+    if session is not None and same(session.csrf_token, form.get("csrf", "")):
         await sign_out(web_deps(request).db, request.cookies.get(SESSION_COOKIE))
     response = RedirectResponse("/ui/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
@@ -117,7 +120,7 @@ def _login(request: Request, *, error: str | None, email: str = "", status: int 
         "login.html",
         lang,
         status,
-        error=TEXTS[lang][error] if error else None,
+        error=gettext_for(lang).gettext(_LOGIN_ERRORS[error]) if error else None,
         csrf=token,
         email=email,
     )
@@ -130,19 +133,3 @@ def _login(request: Request, *, error: str | None, email: str = "", status: int 
         path="/ui/login",
     )
     return response
-
-
-def _same(expected: str, given: str) -> bool:
-    """Constant-time, and on bytes: compare_digest refuses non-ASCII text with a TypeError,
-    and a posted token is whatever a client sends."""
-    return hmac.compare_digest(expected.encode(), given.encode())
-
-
-async def _form(request: Request) -> dict[str, str]:
-    """An urlencoded form, first value of each field; anything else reads as empty."""
-    body = await request.body()
-    kind = request.headers.get("content-type", "")
-    if len(body) > MAX_FORM_BYTES or not kind.startswith("application/x-www-form-urlencoded"):
-        return {}
-    parsed = parse_qs(body.decode("utf-8", "replace"), max_num_fields=50)
-    return {key: values[0] for key, values in parsed.items()}

@@ -26,7 +26,7 @@ _DETAIL_KEYS = ("reply", "diagnostic", "original_link", "client_name", "via", "h
 
 @dataclass(frozen=True, slots=True)
 class _Line:
-    name: str
+    kind: str
     at: datetime
     recipient: str
     detail: str
@@ -93,6 +93,4 @@ def _may_read(user: User, server_id: int) -> bool:
 
 def _line(event: StoredEvent) -> _Line:
     detail = " · ".join(event.details[k] for k in _DETAIL_KEYS if event.details.get(k))
-    return _Line(
-        event.type.value.replace("_", " ").capitalize(), event.created_at, event.recipient, detail
-    )
+    return _Line(event.type.value, event.created_at, event.recipient, detail)
