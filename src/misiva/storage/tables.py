@@ -189,6 +189,8 @@ templates = sa.Table(
     sa.Column("published_version", sa.Integer, nullable=True),
     sa.Column("latest_version", sa.Integer, nullable=False),
     sa.Column("active", sa.Boolean, nullable=False),
+    # The studio's test data (Postmark's TestRenderModel): what the preview renders with.
+    sa.Column("test_model", JSONType, nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("server_id", "alias"),
