@@ -6,6 +6,7 @@ import difflib
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from misiva.authoring.checks import check_content
 from misiva.domain.clock import Clock, utcnow
@@ -104,9 +105,12 @@ async def update_template(
     fields: TemplateFields,
     *,
     publish: bool = True,
+    whole_variant: bool = False,
     clock: Clock = utcnow,
 ) -> TemplateDetails:
-    """Save a new version built on the latest one; publish it at once unless it is a draft."""
+    """Save a new version built on the latest one; publish it at once unless it is a draft.
+    `whole_variant`: the fields are the locale's whole content (the studio's editor, where an
+    emptied part is removed), not changes to merge into it (the API's PUT)."""
     _check_alias(fields.alias)
     async with db.transaction() as tx:
         template = await find(tx, server_id, id_or_alias)
@@ -114,7 +118,10 @@ async def update_template(
             raise InvalidRequest("A template's TemplateType cannot be changed.")
         latest = await template_store.get_version(tx, template.id, template.latest_version)
         variants = dict(latest.variants) if latest else {}
-        variants[fields.locale] = _merge(variants.get(fields.locale, TemplateContent()), fields)
+        base = (
+            TemplateContent() if whole_variant else variants.get(fields.locale, TemplateContent())
+        )
+        variants[fields.locale] = _merge(base, fields)
         layout_alias = (
             template.layout_alias if fields.layout_template is None else fields.layout_template
         )
@@ -189,13 +196,40 @@ async def diff_versions(
         a = first.variants.get(locale, TemplateContent())
         b = second.variants.get(locale, TemplateContent())
         for part in ("subject", "html_body", "text_body", "mjml_body"):
+            # Lines without their ends: a last line with no newline (a subject always) would
+            # otherwise run into the next line of the diff.
             lines += difflib.unified_diff(
-                (getattr(a, part) or "").splitlines(keepends=True),
-                (getattr(b, part) or "").splitlines(keepends=True),
+                (getattr(a, part) or "").splitlines(),
+                (getattr(b, part) or "").splitlines(),
                 fromfile=f"v{old}/{locale}/{part}",
                 tofile=f"v{new}/{locale}/{part}",
+                lineterm="",
             )
-    return "".join(lines)
+    return "".join(f"{line}\n" for line in lines)
+
+
+async def get_test_model(
+    db: Database, server_id: int, id_or_alias: str | int
+) -> dict[str, Any] | None:
+    """The test data the studio previews a template with (Postmark's TestRenderModel)."""
+    async with db.reading() as tx:
+        template = await find(tx, server_id, id_or_alias)
+        return await template_store.get_test_model(tx, template.id)
+
+
+async def set_test_model(
+    db: Database,
+    server_id: int,
+    id_or_alias: str | int,
+    model: dict[str, Any] | None,
+    *,
+    clock: Clock = utcnow,
+) -> Template:
+    """Keep new test data with a template; it is no version and changes nothing sent."""
+    async with db.transaction() as tx:
+        template = await find(tx, server_id, id_or_alias)
+        await template_store.set_test_model(tx, template.id, model, clock())
+    return template
 
 
 async def delete_template(db: Database, server_id: int, id_or_alias: str | int) -> Template:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from misiva.authoring.checks import check_content
+from misiva.authoring.lines import missing_problems
 from misiva.authoring.templates import layout_content
 from misiva.domain.errors import MisivaError
 from misiva.domain.templates import TemplateContent, TemplateType
@@ -55,9 +56,12 @@ async def validate_template(db: Database, server_id: int, body: dict[str, Any]) 
                 }
             )
     except MissingVariables as error:
-        errors["Subject"].append(
-            {"Message": error.message, "Line": None, "CharacterPosition": None}
-        )
+        # Each missing variable where it is first read, as a syntax error is reported.
+        for missing in missing_problems(error.missing, content):
+            part = "HtmlBody" if missing.part in (None, "MjmlBody") else missing.part
+            errors[part].append(
+                {"Message": missing.message, "Line": missing.line, "CharacterPosition": None}
+            )
     except MisivaError as error:
         errors["HtmlBody"].append(
             {"Message": error.message, "Line": None, "CharacterPosition": None}

@@ -157,14 +157,26 @@ async def list_templates(
     *,
     template_type: TemplateType | None = None,
     layout_alias: str | None = None,
+    text: str | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> tuple[int, list[Template]]:
+    """`text` finds it in the name or the alias, whatever the case (the studio's search)."""
     where = [templates.c.server_id == server_id]
     if template_type is not None:
         where.append(templates.c.template_type == template_type.value)
     if layout_alias is not None:
         where.append(templates.c.layout_alias == layout_alias)
+    if text:
+        wanted = text.lower()
+        where.append(
+            sa.or_(
+                sa.func.lower(templates.c.name).contains(wanted, autoescape=True),
+                sa.func.lower(sa.func.coalesce(templates.c.alias, "")).contains(
+                    wanted, autoescape=True
+                ),
+            )
+        )
     total = await tx.execute(sa.select(sa.func.count()).select_from(templates).where(*where))
     rows = await tx.execute(
         sa.select(templates).where(*where).order_by(templates.c.id).limit(limit).offset(offset)
@@ -177,6 +189,26 @@ async def count_templates(tx: Tx, server_id: int) -> int:
         sa.select(sa.func.count()).select_from(templates).where(templates.c.server_id == server_id)
     )
     return int(result.scalar_one())
+
+
+async def get_test_model(tx: Tx, template_id: int) -> dict[str, Any] | None:
+    """The studio's test data for a template (Postmark's TestRenderModel), if it has any."""
+    found = await tx.execute(sa.select(templates.c.test_model).where(templates.c.id == template_id))
+    value = found.scalar_one_or_none()
+    return dict(value) if isinstance(value, dict) else None
+
+
+async def set_test_model(
+    tx: Tx, template_id: int, model: dict[str, Any] | None, now: datetime
+) -> None:
+    """Replace the test data (None clears it). Not a version: it changes no sent byte."""
+    # SQL NULL, not JSON null, for "none": so that IS NULL finds it on both databases.
+    value: Any = sa.null() if model is None else model
+    await tx.execute(
+        sa.update(templates)
+        .where(templates.c.id == template_id)
+        .values(test_model=value, updated_at=now)
+    )
 
 
 async def get_version(tx: Tx, template_id: int, number: int) -> TemplateVersion | None:
