@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test check bench docs clean migrate debian-deps
+.PHONY: run test check bench docs clean migrate debian-deps screenshots
 
 # Debian packages the tests use as real neighbours: Postfix writes real bounces (DSNs), and
 # the UI tests drive Chromium (Playwright uses /usr/bin/chromium; it downloads no browser).
@@ -31,6 +31,23 @@ run: $(STAMP)
 	@[ -f "$(MISIVA_SMTP_TLS_CERT)" ] || $(BIN)/misiva smtp certificate var/tls
 	$(BIN)/misiva serve
 
+DEMO_PASSWORD := misiva demo password
+
+# The docs' screenshots (docs/img/): a demo database seeded in a temporary folder, served on a
+# free local port with the capture transport (nothing leaves the machine), photographed by
+# Chromium, and stopped again.
+screenshots: $(STAMP) debian-deps
+	@tmp=$$(mktemp -d); pid=; \
+	trap '[ -n "$$pid" ] && kill $$pid 2>/dev/null; [ -n "$$pid" ] && wait $$pid 2>/dev/null; rm -rf "$$tmp"' EXIT; \
+	port=$$($(BIN)/python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
+	export MISIVA_DATABASE_URL="sqlite:///$$tmp/demo.db" MISIVA_HTTP_ADDR="127.0.0.1:$$port" MISIVA_ROUTES="*=capture"; \
+	$(BIN)/misiva db upgrade && \
+	$(BIN)/misiva demo seed --seed 1 --password "$(DEMO_PASSWORD)" && \
+	{ $(BIN)/misiva serve --only api,worker,scheduler >"$$tmp/serve.log" 2>&1 & pid=$$!; } && \
+	$(BIN)/python tools/screenshots.py --url "http://127.0.0.1:$$port" \
+	  --email demo@misiva.test --password "$(DEMO_PASSWORD)" --out docs/img \
+	|| { status=$$?; tail -20 "$$tmp/serve.log" 2>/dev/null; exit $$status; }
+
 debian-deps:
 	@missing=""; for p in $(DEBIAN_PACKAGES); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -42,8 +59,8 @@ test: $(STAMP) debian-deps
 	$(BIN)/pytest -q -p no:cacheprovider
 
 check: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

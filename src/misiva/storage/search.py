@@ -22,6 +22,9 @@ class MessageQuery:
     from_email: str | None = None
     tag: str | None = None
     status: str | None = None  # Postmark's: queued | sent
+    # The UI's: exactly these MessageStatus values (any of them); empty means any status.
+    statuses: tuple[MessageStatus, ...] = ()
+    template_id: int | None = None
     since: datetime | None = None
     until: datetime | None = None
     subject: str | None = None
@@ -47,6 +50,10 @@ def _where(server_id: int, q: MessageQuery) -> list[Any]:
         where.append(
             column.in_(pending) if q.status.lower() == "queued" else column.not_in(pending)
         )
+    if q.statuses:
+        where.append(messages.c.status.in_([s.value for s in q.statuses]))
+    if q.template_id is not None:
+        where.append(messages.c.template_id == q.template_id)
     if q.since:
         where.append(messages.c.accepted_at >= q.since)
     if q.until:

@@ -6,20 +6,25 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from fastapi import APIRouter, Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
-from misiva.domain.records import StoredEvent
+from misiva.domain.records import StoredEvent, StoredMessage
 from misiva.domain.users import Capability, User
 from misiva.mail.mime import extract_bodies
 from misiva.storage import events as event_store
 from misiva.storage import messages as message_store
 from misiva.storage import servers as server_store
-from misiva.storage.search import MessageQuery, search_messages
-from misiva.web.deps import current_session, web_deps
+from misiva.storage import streams as stream_store
+from misiva.storage import templates as template_store
+from misiva.storage.search import search_messages
+from misiva.web.access import not_found, signed_in, visit
+from misiva.web.activity_filters import PAGE_SIZE, read_filters
+from misiva.web.deps import web_deps
 from misiva.web.render import page
 
 router = APIRouter(include_in_schema=False)
-PAGE_SIZE = 50
+# A server has a handful of templates; a select of more than this would be unusable anyway.
+_MAX_TEMPLATES = 500
 # What each kind of event says beyond its type, in the order worth showing.
 _DETAIL_KEYS = ("reply", "diagnostic", "original_link", "client_name", "via", "host")
 
@@ -34,44 +39,51 @@ class _Line:
 
 @router.get("/ui/servers/{server_id}/messages")
 async def messages(request: Request, server_id: int) -> Response:
-    session = await current_session(request)
-    if session is None:
-        return RedirectResponse("/ui/login", status_code=303)
-    user = session.user
-    params = request.query_params
-    query = MessageQuery(
-        recipient=params.get("recipient") or None,
-        subject=params.get("subject") or None,
-        tag=params.get("tag") or None,
-    )
+    got = await visit(request, server_id, Capability.READ)
+    if isinstance(got, Response):
+        return got
     async with web_deps(request).db.reading() as tx:
-        server = await server_store.get_server(tx, server_id)
-        if server is None or not _may_read(user, server_id):
-            return page("not-found.html", user.locale, 404, user=user, csrf=session.csrf_token)
-        total, found = await search_messages(tx, server_id, query, limit=PAGE_SIZE, offset=0)
+        _, templates = await template_store.list_templates(tx, server_id, limit=_MAX_TEMPLATES)
+        streams = await stream_store.list_streams(tx, server_id)
+        filters = read_filters(
+            request.query_params, [t.id for t in templates], [s.stream_id for s in streams]
+        )
+        total, found = 0, list[StoredMessage]()
+        if not filters.errors:
+            total, found = await search_messages(
+                tx, server_id, filters.query, limit=PAGE_SIZE, offset=filters.offset
+            )
+    path = f"/ui/servers/{server_id}/messages"
+    last_page = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
     return page(
         "messages.html",
-        user.locale,
-        user=user,
-        csrf=session.csrf_token,
-        server=server,
-        query=query,
+        got.user.locale,
+        200,
+        **got.context("messages"),
+        filters=filters,
+        templates=templates,
+        streams=streams,
         total=total,
         messages=found,
+        page_number=filters.page,
+        last_page=last_page,
+        previous_url=filters.url(path, filters.page - 1) if filters.page > 1 else None,
+        next_url=filters.url(path, filters.page + 1) if filters.page < last_page else None,
     )
 
 
 @router.get("/ui/messages/{message_id}")
 async def message(request: Request, message_id: str) -> Response:
-    session = await current_session(request)
-    if session is None:
-        return RedirectResponse("/ui/login", status_code=303)
+    session = await signed_in(request)
+    if isinstance(session, Response):
+        return session
     user = session.user
     async with web_deps(request).db.reading() as tx:
         found = await message_store.get_message(tx, message_id)
         if found is None or not _may_read(user, found.server_id):
             # The same answer for "no such message" and "not yours": ids reveal nothing.
-            return page("not-found.html", user.locale, 404, user=user, csrf=session.csrf_token)
+            return not_found(session)
+        server = await server_store.get_server(tx, found.server_id)
         events = await event_store.list_events(tx, found.id)
     text, html = extract_bodies(found.mime) if found.mime else (None, None)
     return page(
@@ -79,6 +91,8 @@ async def message(request: Request, message_id: str) -> Response:
         user.locale,
         user=user,
         csrf=session.csrf_token,
+        server=server,
+        section="messages",
         message=found,
         events=[_line(e) for e in events],
         text=text,
