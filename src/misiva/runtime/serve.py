@@ -18,6 +18,7 @@ from misiva.config import Settings
 from misiva.domain.errors import SetupError
 from misiva.runtime import processes
 from misiva.runtime.wiring import Platform, build_platform, host_port
+from misiva.scheduler.rollups import RollupFolder
 from misiva.storage.migrate import ensure_migrated
 from misiva.storage.notify import listening
 from misiva.web.mount import mount_ui
@@ -88,9 +89,10 @@ async def _run(platform: Platform, only: tuple[str, ...]) -> None:
     if "scheduler" in only:
         retention = platform.new_retention()
         expiry = platform.new_expiry()
+        folder = RollupFolder(platform.db)
 
         async def run_scheduler() -> None:
-            await asyncio.gather(retention.run(stop), expiry.run(stop))
+            await asyncio.gather(retention.run(stop), expiry.run(stop), folder.run(stop))
 
         starters["scheduler"] = run_scheduler
     if "smtp" in only:

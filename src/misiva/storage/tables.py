@@ -82,6 +82,9 @@ domains = sa.Table(
     sa.Column("dkim_private_key", sa.Text, nullable=False),
     sa.Column("dkim_public_txt", sa.Text, nullable=False),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    # The last DNS check: when, and per record what was found (domain.dns_checks, as JSON).
+    sa.Column("dns_checked_at", UTCDateTime, nullable=True),
+    sa.Column("dns_check", JSONType, nullable=True),
     sa.UniqueConstraint("server_id", "name"),
 )
 
@@ -415,4 +418,42 @@ audit_log = sa.Table(
     sa.Column("details", JSONType, nullable=False),
     sa.Column("at", UTCDateTime, nullable=False),
     sa.Index("ix_audit_log_at", "at"),
+)
+
+# The dashboard's pre-aggregated counts: per server, step (an hour or a UTC day, both kept so
+# a month reads thirty rows per value, a day twenty-four), its start, dimension and value (a
+# stream, template id, tag, recipient domain or bounce reason; "" for the server's total) and
+# metric. Folded from message_events by storage/rollups.py, so that charts over a month read
+# a few thousand rows instead of millions of events; kept when retention deletes the events.
+stats_rollups = sa.Table(
+    "stats_rollups",
+    metadata,
+    sa.Column("server_id", sa.Integer, primary_key=True),
+    sa.Column("step", sa.String(8), primary_key=True),
+    sa.Column("dimension", sa.String(16), primary_key=True),
+    sa.Column("start", UTCDateTime, primary_key=True),
+    sa.Column("value", sa.String(255), primary_key=True),
+    sa.Column("metric", sa.String(16), primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False),
+)
+
+# Accept-to-first-delivery times as a histogram per server and hour: `bucket` indexes
+# domain.stats.LATENCY_BOUNDS, so percentiles of any range come from summed bucket counts.
+stats_latency = sa.Table(
+    "stats_latency",
+    metadata,
+    sa.Column("server_id", sa.Integer, primary_key=True),
+    sa.Column("hour", UTCDateTime, primary_key=True),
+    sa.Column("bucket", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("count", sa.BigInteger, nullable=False),
+)
+
+# How far the rollups have read the event log: every event with an id up to last_event_id is
+# counted. One row; folds lock it, so two never count the same events.
+stats_watermark = sa.Table(
+    "stats_watermark",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("last_event_id", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
 )
