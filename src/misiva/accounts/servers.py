@@ -1,9 +1,10 @@
 """Create servers: each gets a token (shown once) and its default `outbound` and `broadcast`
-streams."""
+streams; more tokens are made (each shown once) and revoked later."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from misiva.domain.clock import Clock, utcnow
 from misiva.domain.enums import StreamType
@@ -78,3 +79,45 @@ async def configure_server(
         updated = await server_store.find_server_by_name(tx, name)
     assert updated is not None
     return updated
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """What is known of a token after it was shown: its number and when it was made."""
+
+    id: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewToken:
+    info: TokenInfo
+    # Shown once, to the person who made it; only its hash is stored.
+    token: str
+
+
+async def list_tokens(db: Database, server_id: int) -> list[TokenInfo]:
+    async with db.reading() as tx:
+        return [TokenInfo(i, at) for i, at in await server_store.list_tokens(tx, server_id)]
+
+
+async def create_token(db: Database, server_id: int, *, clock: Clock = utcnow) -> NewToken:
+    """Another token for the server (to rotate one: make the new one, then revoke the old)."""
+    token = new_server_token()
+    now = clock()
+    async with db.transaction() as tx:
+        if await server_store.get_server(tx, server_id) is None:
+            raise NotFound(f"no server with ID {server_id}")
+        await server_store.insert_token(tx, server_id, hash_token(token), now)
+        token_id = await server_store.new_token_id(tx, server_id, hash_token(token))
+    return NewToken(TokenInfo(token_id, now), token)
+
+
+async def revoke_token(db: Database, server_id: int, token_id: int) -> str:
+    """Delete a token: the API refuses it from then on. Returns its hash, for the caches of
+    server contexts to forget (ServerDirectory.forget)."""
+    async with db.transaction() as tx:
+        token_hash = await server_store.delete_token(tx, server_id, token_id)
+    if token_hash is None:
+        raise NotFound(f"No API token {token_id} on this server.")
+    return token_hash

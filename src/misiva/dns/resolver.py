@@ -1,4 +1,5 @@
-"""MX and address lookups for delivery, cached by TTL: the only module that imports dnspython."""
+"""MX and address lookups for delivery, cached by TTL, and TXT lookups for domain checks: the
+only module that imports dnspython."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import dns.exception
 import dns.name
 import dns.rdatatype
 import dns.rdtypes.ANY.MX
+import dns.rdtypes.ANY.TXT
 import dns.rdtypes.IN.A
 import dns.rdtypes.IN.AAAA
 import dns.resolver
@@ -113,6 +115,22 @@ class Resolver:
             found, ttl = await self._lookup_addresses(name)
             self._address_cache.put(key, found, ttl)
         return list(found)
+
+    async def txt(self, name: str) -> list[str]:
+        """The TXT records of `name`, each one's strings joined (RFC 7208 §3.3, RFC 6376
+        §3.6.2.2); none, or no such name, is []. Never cached: a domain check must see a
+        record published a moment ago."""
+        try:
+            answer = await self._query(_to_name(name), dns.rdatatype.TXT)
+        except DnsError as error:
+            if error.permanent:
+                return []
+            raise
+        return [
+            b"".join(record.strings).decode("utf-8", "replace")
+            for record in answer.rrset or ()
+            if isinstance(record, dns.rdtypes.ANY.TXT.TXT)
+        ]
 
     async def _lookup_mx(self, name: dns.name.Name) -> tuple[MxRecords, float]:
         answer = await self._query(name, dns.rdatatype.MX)

@@ -66,6 +66,11 @@ class ServerDirectory:
                 self._cache[key] = (expires, fresh)
         return fresh
 
+    def forget(self, token_hash: str) -> None:
+        """Drop a revoked token at once, so this process refuses it now, not after the TTL
+        (other API processes refuse it when their own cache entry expires)."""
+        self._cache.pop(token_hash, None)
+
     async def by_name(self, name: str) -> ServerContext:
         """The CLI's way in: an operator names the server instead of presenting its token."""
         async with self._db.reading() as tx:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from misiva.accounts.domain_checks import DomainChecker, ReturnPath
 from misiva.accounts.throttle import AuthGuard
 from misiva.api.deps import ApiDeps
 from misiva.config import Settings
@@ -66,6 +67,10 @@ class Platform:
             logins=AuthGuard(10, 900),
             ingestor=self.ingestor,
             directory=self.directory,
+            domain_checker=DomainChecker(
+                self.settings.dns_nameserver,
+                ReturnPath(self.settings.bounce_domain, self.settings.hostname),
+            ),
         )
 
     def recipient_links(self) -> RecipientLinks:

@@ -1,4 +1,4 @@
-"""Sending domains of a server, with their DKIM keys."""
+"""Sending domains of a server, with their DKIM keys and their last DNS check."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from misiva.domain.dns_checks import DomainCheck, RecordCheck
 from misiva.domain.records import SendingDomain
 from misiva.storage.engine import Tx
 from misiva.storage.tables import domains
@@ -80,3 +81,29 @@ async def get_domains_by_id(tx: Tx, ids: list[int]) -> dict[int, SendingDomain]:
         return {}
     result = await tx.execute(sa.select(*_COLUMNS).where(domains.c.id.in_(ids)))
     return {row.id: _domain(row) for row in result}
+
+
+async def save_check(tx: Tx, domain_id: int, check: DomainCheck) -> None:
+    await tx.execute(
+        sa.update(domains)
+        .where(domains.c.id == domain_id)
+        .values(
+            dns_checked_at=check.checked_at,
+            dns_check=[r.to_json() for r in check.records],
+        )
+    )
+
+
+async def last_checks(tx: Tx, server_id: int) -> dict[int, DomainCheck]:
+    """Each checked domain's last DNS check, by domain id (unchecked domains are absent)."""
+    result = await tx.execute(
+        sa.select(domains.c.id, domains.c.dns_checked_at, domains.c.dns_check).where(
+            domains.c.server_id == server_id, domains.c.dns_checked_at.is_not(None)
+        )
+    )
+    return {
+        row.id: DomainCheck(
+            row.dns_checked_at, tuple(RecordCheck.from_json(r) for r in row.dns_check or ())
+        )
+        for row in result
+    }

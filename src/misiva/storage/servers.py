@@ -109,3 +109,36 @@ async def token_dates(tx: Tx, server_id: int) -> list[datetime]:
         .order_by(server_tokens.c.id)
     )
     return [row.created_at for row in result]
+
+
+async def list_tokens(tx: Tx, server_id: int) -> list[tuple[int, datetime]]:
+    """(id, created_at) of each API token of the server, oldest first: never the token."""
+    result = await tx.execute(
+        sa.select(server_tokens.c.id, server_tokens.c.created_at)
+        .where(server_tokens.c.server_id == server_id)
+        .order_by(server_tokens.c.id)
+    )
+    return [(row.id, row.created_at) for row in result]
+
+
+async def new_token_id(tx: Tx, server_id: int, token_hash: str) -> int:
+    result = await tx.execute(
+        sa.select(server_tokens.c.id).where(
+            server_tokens.c.server_id == server_id, server_tokens.c.token_hash == token_hash
+        )
+    )
+    token_id: int = result.scalar_one()
+    return token_id
+
+
+async def delete_token(tx: Tx, server_id: int, token_id: int) -> str | None:
+    """Remove one token of the server; its hash (so caches can forget it), None if none."""
+    result = await tx.execute(
+        sa.select(server_tokens.c.token_hash).where(
+            server_tokens.c.server_id == server_id, server_tokens.c.id == token_id
+        )
+    )
+    token_hash = result.scalar_one_or_none()
+    if token_hash is not None:
+        await tx.execute(sa.delete(server_tokens).where(server_tokens.c.id == token_id))
+    return token_hash

@@ -123,3 +123,26 @@ async def dump(
         sa.select(suppressions).where(*where).order_by(suppressions.c.created_at)
     )
     return [_suppression(row) for row in rows]
+
+
+async def search(
+    tx: Tx, server_id: int, stream: str, query: str | None, *, limit: int = 100, offset: int = 0
+) -> tuple[int, list[Suppression]]:
+    """A stream's suppressions whose address contains `query`, newest first, and how many."""
+    where = [suppressions.c.server_id == server_id, suppressions.c.stream == stream]
+    if query:
+        where.append(suppressions.c.email.like(f"%{_escape_like(query.lower())}%", escape="\\"))
+    total = await tx.execute(sa.select(sa.func.count()).select_from(suppressions).where(*where))
+    rows = await tx.execute(
+        sa.select(suppressions)
+        .where(*where)
+        .order_by(suppressions.c.created_at.desc(), suppressions.c.email)
+        .limit(limit)
+        .offset(offset)
+    )
+    return total.scalar_one(), [_suppression(row) for row in rows]
+
+
+def _escape_like(text: str) -> str:
+    """A typed `%` or `_` is a character to find, not a wildcard."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -201,11 +201,19 @@ async def record_attempts(tx: Tx, outcomes: list[AttemptOutcome]) -> None:
 
 
 async def list_deliveries(
-    tx: Tx, server_id: int, *, status: str | None = None, limit: int = 100, offset: int = 0
+    tx: Tx,
+    server_id: int,
+    *,
+    status: str | None = None,
+    webhook_id: int | None = None,
+    limit: int = 100,
+    offset: int = 0,
 ) -> list[dict[str, Any]]:
     query = sa.select(webhook_deliveries).where(webhook_deliveries.c.server_id == server_id)
     if status:
         query = query.where(webhook_deliveries.c.status == status)
+    if webhook_id is not None:
+        query = query.where(webhook_deliveries.c.webhook_id == webhook_id)
     rows = await tx.execute(
         query.order_by(webhook_deliveries.c.id.desc()).limit(limit).offset(offset)
     )
@@ -219,6 +227,21 @@ async def list_attempts(tx: Tx, delivery_id: int) -> list[dict[str, Any]]:
         .order_by(webhook_attempts.c.id)
     )
     return [row._asdict() for row in rows]
+
+
+async def attempts_for(tx: Tx, delivery_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The attempts of many deliveries at once (a page of the delivery log), oldest first."""
+    found: dict[int, list[dict[str, Any]]] = {i: [] for i in delivery_ids}
+    if not delivery_ids:
+        return found
+    rows = await tx.execute(
+        sa.select(webhook_attempts)
+        .where(webhook_attempts.c.delivery_id.in_(delivery_ids))
+        .order_by(webhook_attempts.c.id)
+    )
+    for row in rows:
+        found[row.delivery_id].append(row._asdict())
+    return found
 
 
 async def replay(tx: Tx, server_id: int, delivery_id: int, now: datetime) -> bool:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from misiva.accounts.domain_checks import DomainChecker
 from misiva.accounts.throttle import AuthGuard
 from misiva.accounts.users import Session, session_for
 from misiva.domain.clock import Clock
@@ -27,6 +28,8 @@ class WebDeps:
     # change to a server's streams refreshes the same cached context the API reads.
     ingestor: Ingestor
     directory: ServerDirectory
+    # Checks a sending domain's DNS records with the configured resolver.
+    domain_checker: DomainChecker
 
 
 def web_deps(request: Request) -> WebDeps:

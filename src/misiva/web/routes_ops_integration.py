@@ -1,0 +1,198 @@
+"""Operations pages of the plumbing, for developers and owners: sending domains (the DNS
+records to publish, and their check) and webhooks (their delivery log, and replay)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from misiva.accounts import audit
+from misiva.accounts.domain_checks import records_to_publish
+from misiva.accounts.domains import add_domain
+from misiva.domain.dns_checks import RecordKind
+from misiva.domain.errors import MisivaError
+from misiva.domain.users import Capability
+from misiva.storage import domains as domain_store
+from misiva.storage import webhooks as webhook_store
+from misiva.web.access import Visit, visit
+from misiva.web.deps import web_deps
+from misiva.web.forms import checked_form
+from misiva.web.i18n import N_
+from misiva.web.ops_pages import after_change, expired_form, notice, refresh_server
+from misiva.web.render import page
+from misiva.webhooks.admin import replay_delivery
+
+router = APIRouter(include_in_schema=False)
+DELIVERIES_SHOWN = 50
+
+_DOMAIN_NOTICES = {
+    "added": N_("The domain was added: publish its records, then check them."),
+    "checked": N_("The DNS check has run."),
+}
+_WEBHOOK_NOTICES = {"replayed": N_("The delivery was queued again: the dispatcher sends it now.")}
+RECORD_KINDS = {
+    RecordKind.DKIM.value: N_("DKIM"),
+    RecordKind.SPF.value: N_("SPF"),
+    RecordKind.DMARC.value: N_("DMARC"),
+    RecordKind.RETURN_PATH.value: N_("Return-Path"),
+}
+DELIVERY_STATUS = {
+    webhook_store.PENDING: N_("pending"),
+    webhook_store.DELIVERED: N_("delivered"),
+    webhook_store.FAILED: N_("failed"),
+}
+
+
+# --- Sending domains --------------------------------------------------------------------
+
+
+@router.get("/ui/servers/{server_id}/domains")
+async def domains(request: Request, server_id: int) -> Response:
+    got = await visit(request, server_id, Capability.MANAGE_INTEGRATION)
+    if isinstance(got, Response):
+        return got
+    return await _domains_page(request, got)
+
+
+@router.post("/ui/servers/{server_id}/domains")
+async def create_domain(request: Request, server_id: int) -> Response:
+    got = await visit(request, server_id, Capability.MANAGE_INTEGRATION)
+    if isinstance(got, Response):
+        return got
+    form = await checked_form(request, got.csrf)
+    if form is None:
+        return expired_form()
+    deps = web_deps(request)
+    try:
+        made = await add_domain(deps.db, form.get("domain"), got.server.name, clock=deps.clock)
+    except MisivaError as error:
+        return await _domains_page(request, got, error=error.message, status=422)
+    # Sends check their From domain against the cached context: let them see this one now.
+    await refresh_server(deps, server_id)
+    await audit.record(
+        deps.db,
+        got.user,
+        "domain.create",
+        made.domain.name,
+        server_id=server_id,
+        details={"selector": made.domain.dkim_selector},
+    )
+    return after_change(server_id, "domains", "added")
+
+
+@router.post("/ui/servers/{server_id}/domains/{name}/check")
+async def check_domain(request: Request, server_id: int, name: str) -> Response:
+    got = await visit(request, server_id, Capability.MANAGE_INTEGRATION)
+    if isinstance(got, Response):
+        return got
+    if await checked_form(request, got.csrf) is None:
+        return expired_form()
+    deps = web_deps(request)
+    try:
+        check = await deps.domain_checker.check(deps.db, server_id, name, clock=deps.clock)
+    except MisivaError as error:
+        return await _domains_page(request, got, error=error.message, status=404)
+    await audit.record(
+        deps.db,
+        got.user,
+        "domain.check",
+        name,
+        server_id=server_id,
+        details={r.kind.value: "ok" if r.ok else "missing" for r in check.records},
+    )
+    return after_change(server_id, "domains", "checked")
+
+
+async def _domains_page(
+    request: Request, got: Visit, *, error: str | None = None, status: int = 200
+) -> Response:
+    deps = web_deps(request)
+    async with deps.db.reading() as tx:
+        found = await domain_store.list_domains(tx, got.server.id)
+        checks = await domain_store.last_checks(tx, got.server.id)
+    return_path = deps.domain_checker.return_path
+    rows = [
+        {
+            "domain": d,
+            # In the order records_to_publish gives them; Return-Path only with a bounce domain.
+            "records": list(zip(RecordKind, records_to_publish(d, return_path), strict=False)),
+            "check": checks.get(d.id),
+        }
+        for d in found
+    ]
+    return page(
+        "operations/domains.html",
+        got.user.locale,
+        status,
+        **got.context("domains"),
+        rows=rows,
+        kind_labels=RECORD_KINDS,
+        bounce_domain=return_path.bounce_domain,
+        error=error,
+        notice=notice(request, _DOMAIN_NOTICES, got.user.locale),
+    )
+
+
+# --- Webhooks ---------------------------------------------------------------------------
+
+
+@router.get("/ui/servers/{server_id}/webhooks")
+async def webhooks(request: Request, server_id: int, webhook: int | None = None) -> Response:
+    got = await visit(request, server_id, Capability.MANAGE_INTEGRATION)
+    if isinstance(got, Response):
+        return got
+    return await _webhooks_page(request, got, webhook)
+
+
+@router.post("/ui/servers/{server_id}/webhooks/deliveries/{delivery_id}/replay")
+async def replay(request: Request, server_id: int, delivery_id: int) -> Response:
+    got = await visit(request, server_id, Capability.MANAGE_INTEGRATION)
+    if isinstance(got, Response):
+        return got
+    form = await checked_form(request, got.csrf)
+    if form is None:
+        return expired_form()
+    deps = web_deps(request)
+    try:
+        await replay_delivery(deps.db, server_id, delivery_id, clock=deps.clock)
+    except MisivaError as error:
+        return await _webhooks_page(request, got, None, error=error.message, status=404)
+    await audit.record(
+        deps.db, got.user, "webhook.replay", f"delivery {delivery_id}", server_id=server_id
+    )
+    shown = form.get("webhook")
+    return after_change(
+        server_id, "webhooks", "replayed", **({"webhook": shown} if shown.isdigit() else {})
+    )
+
+
+async def _webhooks_page(
+    request: Request,
+    got: Visit,
+    webhook_id: int | None,
+    *,
+    error: str | None = None,
+    status: int = 200,
+) -> Response:
+    async with web_deps(request).db.reading() as tx:
+        hooks = await webhook_store.list_webhooks(tx, got.server.id)
+        rows = await webhook_store.list_deliveries(
+            tx, got.server.id, webhook_id=webhook_id, limit=DELIVERIES_SHOWN
+        )
+        attempts = await webhook_store.attempts_for(tx, [row["id"] for row in rows])
+    deliveries: list[dict[str, Any]] = [{**row, "tries": attempts[row["id"]]} for row in rows]
+    return page(
+        "operations/webhooks.html",
+        got.user.locale,
+        status,
+        **got.context("webhooks"),
+        hooks=hooks,
+        urls={h.id: h.url for h in hooks},
+        shown=webhook_id,
+        deliveries=deliveries,
+        delivery_status=DELIVERY_STATUS,
+        error=error,
+        notice=notice(request, _WEBHOOK_NOTICES, got.user.locale),
+    )
