@@ -114,6 +114,15 @@ async def test_a_marketer_edits_publishes_tests_and_rolls_back_a_template(
     await expect(diff.locator(".del").first).to_have_text("-Your order {{ order.number }}")
     await expect(diff.locator(".add").first).to_have_text("+Order {{ order.number }} is on its way")
 
+    # And the plumbing stays out of a marketer's reach: no API tokens link, and the page is 403.
+    menu = page.locator("nav.server")
+    await expect(menu.get_by_role("link", name="Templates")).to_be_visible()
+    assert await menu.get_by_role("link", name="API tokens").count() == 0
+    tokens_url = editor_url.split("/templates/")[0] + "/tokens"
+    response = await page.goto(tokens_url)
+    assert response is not None and response.status == 403
+    assert ui.tokens["shop"] not in await page.content()
+
 
 async def test_a_viewer_sees_the_studio_but_saving_is_refused(browser: Any, ui: UI) -> None:
     template_id = _create(ui)

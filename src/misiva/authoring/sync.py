@@ -40,6 +40,7 @@ async def pull(db: Database, server_id: int, root: Path) -> list[str]:
                     template_type=template.template_type,
                     layout=template.layout_alias,
                     variants=version.variants,
+                    test_model=await template_store.get_test_model(tx, template.id),
                 ),
             )
             written.append(alias)
@@ -71,6 +72,11 @@ class _DryRun(Exception):
 async def _push_one(tx: Tx, server_id: int, file: TemplateFile, clock: Clock) -> Change:
     existing = await template_store.get_template(tx, server_id, file.alias)
     if existing is not None and await _same(tx, existing, file):
+        # The test data is no version of the template: new data alone changes what the
+        # studio previews with, never what is sent.
+        if await _new_test_model(tx, existing.id, file):
+            await template_store.set_test_model(tx, existing.id, file.test_model, clock())
+            return Change("update", file.alias, existing.published_version)
         return Change("unchanged", file.alias, existing.published_version)
     layout = await layout_content(tx, server_id, file.layout)
     for locale, content in file.variants.items():
@@ -95,7 +101,16 @@ async def _push_one(tx: Tx, server_id: int, file: TemplateFile, clock: Clock) ->
     version = await template_store.append_version(
         tx, existing.id, file.variants, now, note="misiva templates push", publish=True
     )
+    if await _new_test_model(tx, existing.id, file):
+        await template_store.set_test_model(tx, existing.id, file.test_model, now)
     return Change(action, file.alias, version.number)
+
+
+async def _new_test_model(tx: Tx, template_id: int, file: TemplateFile) -> bool:
+    """A folder without test-model.json leaves the stored test data alone."""
+    if file.test_model is None:
+        return False
+    return await template_store.get_test_model(tx, template_id) != file.test_model
 
 
 async def _same(tx: Tx, template: Template, file: TemplateFile) -> bool:
