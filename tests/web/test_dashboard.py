@@ -107,7 +107,7 @@ async def test_a_marketer_sees_the_counts_rates_and_reasons(site: Site) -> None:
     page = await client.get(f"/ui/servers/{site.server_id}/dashboard")
     assert page.status_code == 200
     text = _text(page.text)
-    assert "Sent 4" in text and "Delivered 3" in text and "Bounced 1" in text
+    assert "Sent 4" in text and "Deliveries 3" in text and "Bounces 1" in text
     assert "Bounce rate 25.0% Danger" in text
     assert "Delivery rate 75.0% Danger" in text
     assert "Complaint rate 0.00% Good" in text

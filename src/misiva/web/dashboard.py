@@ -54,8 +54,8 @@ DEFAULT_RANGE: Final = "24h"
 METRICS: Final = tuple(Metric)
 METRIC_LABEL: Final[dict[Metric, str]] = {
     Metric.SENT: N_("Sent"),
-    Metric.DELIVERED: N_("Delivered"),
-    Metric.BOUNCED: N_("Bounced"),
+    Metric.DELIVERED: N_("Deliveries"),
+    Metric.BOUNCED: N_("Bounces"),
     Metric.COMPLAINED: N_("Complaints"),
     Metric.OPENED: N_("Opens"),
     Metric.CLICKED: N_("Clicks"),
