@@ -123,3 +123,33 @@ async def test_a_marketer_finds_a_message_and_reads_its_timeline(browser: Any, u
     assert "Gracias por tu pedido" in await page.locator("pre").first.inner_text()
     response = await page.goto(f"{ui.url}/ui/messages/{foreign}")
     assert response is not None and response.status == 404
+
+
+async def test_an_owner_creates_a_server_and_its_token_works_once_shown(
+    browser: Any, ui: UI
+) -> None:
+    page = await sign_in(browser, ui, "owner@shop.test")
+    await page.wait_for_url("**/ui")
+    await page.get_by_role("link", name="New server").click()
+    await page.get_by_label("Name").fill("shop")
+    await page.get_by_role("button", name="Create the server").click()
+    assert "already exists" in await page.get_by_role("alert").inner_text()
+    await page.get_by_label("Name").fill("newsletter")
+    await page.get_by_role("button", name="Create the server").click()
+    token = await page.get_by_label("Token").input_value()
+    async with httpx.AsyncClient(base_url=ui.url) as client:
+        answer = await client.get(
+            "/templates",
+            params={"count": 10, "offset": 0},
+            headers={"X-Postmark-Server-Token": token, "Accept": "application/json"},
+        )
+    assert answer.status_code == 200 and answer.json()["TotalCount"] == 0
+    await page.goto(ui.url + "/ui")
+    assert await page.get_by_role("heading", name="newsletter").is_visible()
+    assert token not in await page.content()
+    # Only owners make servers.
+    marketer = await sign_in(browser, ui, "marta@shop.test")
+    await marketer.wait_for_url("**/ui")
+    assert await marketer.get_by_role("link", name="New server").count() == 0
+    response = await marketer.goto(ui.url + "/ui/servers/new")
+    assert response is not None and response.status == 403

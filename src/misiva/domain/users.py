@@ -23,6 +23,7 @@ class Capability(StrEnum):
     SEE_STATS = "see-stats"
     MANAGE_INTEGRATION = "manage-integration"  # servers, API tokens, domains, webhooks
     MANAGE_USERS = "manage-users"
+    MANAGE_SERVERS = "manage-servers"  # create servers (owners only)
     SEE_AUDIT = "see-audit"
     ALL_SERVERS = "all-servers"
 

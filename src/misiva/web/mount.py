@@ -15,6 +15,7 @@ from misiva.web import (
     routes_capture,
     routes_dashboard,
     routes_operations,
+    routes_servers,
     routes_studio,
 )
 from misiva.web.deps import WebDeps
@@ -32,6 +33,7 @@ def mount_ui(app: FastAPI, deps: WebDeps) -> FastAPI:
         routes_dashboard,
         routes_studio,
         routes_operations,
+        routes_servers,
     ):
         app.include_router(module.router)
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")
