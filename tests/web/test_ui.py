@@ -153,3 +153,21 @@ async def test_an_owner_creates_a_server_and_its_token_works_once_shown(
     assert await marketer.get_by_role("link", name="New server").count() == 0
     response = await marketer.goto(ui.url + "/ui/servers/new")
     assert response is not None and response.status == 403
+
+
+async def test_each_user_chooses_their_language_in_the_ui(browser: Any, ui: UI) -> None:
+    page = await sign_in(browser, ui, "marta@shop.test")
+    await page.wait_for_url("**/ui")
+    await page.get_by_role("link", name="Activity").click()
+    await page.get_by_label("Language").select_option("es")
+    await page.get_by_role("button", name="Change").click()
+    # Back on the same page, now in Spanish, and it stays so in the next session.
+    await page.wait_for_url("**/messages")
+    assert await page.get_by_role("button", name="Buscar").is_visible()
+    again = await sign_in(browser, ui, "marta@shop.test")
+    await again.wait_for_url("**/ui")
+    assert await again.get_by_role("heading", name="Servidores").is_visible()
+    # Another user keeps theirs.
+    other = await sign_in(browser, ui, "dev@shop.test")
+    await other.wait_for_url("**/ui")
+    assert await other.get_by_role("heading", name="Servers").is_visible()

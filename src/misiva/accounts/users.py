@@ -21,6 +21,8 @@ from misiva.storage import users as user_store
 # A working day: a marketer signs in once in the morning, not on every page.
 SESSION_LIFETIME = timedelta(hours=12)
 MIN_PASSWORD = 12
+# The languages the UI has catalogues for (misiva/web/locale).
+LOCALES = ("en", "es")
 _HASHER = PasswordHasher()
 # Verified when the email is unknown, so that a wrong address costs as long as a wrong
 # password and the timing tells nobody which addresses have accounts.
@@ -47,7 +49,7 @@ async def create_user(
     address = parse_single_address("Email", email).email.lower()
     if len(password) < MIN_PASSWORD:
         raise InvalidRequest(f"A password needs at least {MIN_PASSWORD} characters.")
-    if locale not in ("en", "es"):
+    if locale not in LOCALES:
         raise InvalidRequest("The UI speaks en and es.")
     async with db.transaction() as tx:
         if await user_store.find_user_with_hash(tx, address) is not None:
@@ -110,6 +112,14 @@ async def session_for(db: Database, value: str | None, *, clock: Clock = utcnow)
     if found is None or found[0].disabled:
         return None
     return Session(found[0], found[1])
+
+
+async def set_locale(db: Database, user: User, locale: str) -> None:
+    """The language a user reads the UI in, chosen by themselves."""
+    if locale not in LOCALES:
+        raise InvalidRequest("The UI speaks en and es.")
+    async with db.transaction() as tx:
+        await user_store.update_locale(tx, user.id, locale)
 
 
 async def sign_out(db: Database, value: str | None) -> None:

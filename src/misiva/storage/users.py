@@ -72,6 +72,10 @@ async def find_user_with_hash(tx: Tx, email: str) -> tuple[User, str] | None:
     return _user(row, await _servers_of(tx, row.id)), row.password_hash
 
 
+async def update_locale(tx: Tx, user_id: int, locale: str) -> None:
+    await tx.execute(sa.update(users).where(users.c.id == user_id).values(locale=locale))
+
+
 async def update_password_hash(tx: Tx, user_id: int, password_hash: str) -> None:
     await tx.execute(
         sa.update(users).where(users.c.id == user_id).values(password_hash=password_hash)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
-from misiva.accounts.users import SESSION_LIFETIME, sign_in, sign_out
+from misiva.accounts.users import LOCALES, SESSION_LIFETIME, set_locale, sign_in, sign_out
 from misiva.domain.users import Capability
 from misiva.storage import messages as message_store
 from misiva.storage import servers as server_store
@@ -84,6 +85,27 @@ async def logout(request: Request) -> Response:
     response = RedirectResponse("/ui/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
+
+
+@router.post("/ui/me/language")
+async def language_choice(request: Request) -> Response:
+    """A user's own choice of language; back to the page they were on."""
+    session = await current_session(request)
+    if session is None:
+        return RedirectResponse("/ui/login", status_code=303)
+    form = await read_form(request)
+    if not same(session.csrf_token, form.get("csrf", "")):
+        return RedirectResponse("/ui", status_code=303)
+    locale = form.get("locale")
+    if locale in LOCALES:
+        await set_locale(web_deps(request).db, session.user, locale)
+    # Back to the page the form was on (the browser names it: Referrer-Policy same-origin),
+    # and only to a UI path on this site, never an open redirect to another one.
+    came_from = urlsplit(request.headers.get("referer", ""))
+    back = came_from.path if came_from.netloc == request.url.netloc else ""
+    if came_from.query:
+        back += "?" + came_from.query
+    return RedirectResponse(back if back.startswith("/ui/") else "/ui", status_code=303)
 
 
 @router.get("/ui")
