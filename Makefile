@@ -7,9 +7,10 @@ STAMP := $(VENV)/.installed
 .PHONY: run test check bench docs clean migrate debian-deps screenshots
 
 # Debian packages the tests use as real neighbours: Postfix writes real bounces (DSNs), and
-# the UI tests drive Chromium (Playwright uses /usr/bin/chromium; it downloads no browser).
+# the UI tests drive Chromium (Playwright uses /usr/bin/chromium; it downloads no browser),
+# and SpamAssassin's spamd (Debian's `spamd` package, with `spamassassin`) scores templates.
 # Installed only when missing, and only where we are root (the developers' and CI machines).
-DEBIAN_PACKAGES := postfix chromium
+DEBIAN_PACKAGES := postfix chromium spamd
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

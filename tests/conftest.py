@@ -19,6 +19,7 @@ from misiva.storage import Database
 from misiva.storage.migrate import upgrade
 from misiva.storage.tables import metadata
 from misiva.testing.smtp_sink import SmtpSink
+from spamd_daemon import HAVE_SPAMD, running_spamd
 
 POSTGRES_URL = os.environ.get("MISIVA_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -107,3 +108,14 @@ def misiva_factory(tmp_path: Path, database_url: str) -> Iterator[Callable[..., 
     yield make
     for installation in made:
         installation.stop_all()
+
+
+@pytest.fixture(scope="session")
+def spamd_addr() -> Iterator[str]:
+    """`host:port` of a real SpamAssassin spamd (Debian's spamd package), one per session."""
+    if not HAVE_SPAMD:
+        if IN_CI:
+            pytest.fail("spamd is required in CI: `make test` installs Debian's spamd")
+        pytest.skip("SpamAssassin's spamd is not installed (make test installs it)")
+    with running_spamd() as addr:
+        yield addr

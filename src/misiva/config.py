@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 from pathlib import Path
@@ -48,6 +49,30 @@ class Settings(BaseSettings):
         None,
         description="Domain of the per-message VERP return path (b+MESSAGEID@DOMAIN); its MX "
         "must point at the bounce receiver. Unset: the From address is the return path.",
+    )
+    outbound_ips: str = Field(
+        "",
+        description="The public IPv4/IPv6 addresses delivery connects from (comma-separated): "
+        "what domain checks expect SPF to authorise and what the suggested SPF record lists. "
+        "Empty: the addresses MISIVA_HOSTNAME resolves to.",
+    )
+    domain_check_interval_seconds: float = Field(
+        6 * 3600.0,
+        description="How often the scheduler re-checks each sending domain's DNS records "
+        "(DKIM, SPF, DMARC, Return-Path); a record that broke raises a DomainCheckFailed event.",
+        gt=0,
+    )
+    dkim_overlap_hours: float = Field(
+        72.0,
+        description="A rotation's new DKIM key is published this long (and found in the DNS) "
+        "before it signs, so every DNS cache has seen it.",
+        ge=0,
+    )
+    dkim_retire_hours: float = Field(
+        168.0,
+        description="A replaced DKIM key stays published this long after its last signature, "
+        "for mail still in transit, before it is retired.",
+        ge=0,
     )
     bounce_addr: str = Field(
         "127.0.0.1:2526",
@@ -131,7 +156,40 @@ class Settings(BaseSettings):
     smtp_connect_timeout: float = Field(30.0, description="Seconds to wait for a connection.")
     smtp_command_timeout: float = Field(60.0, description="Seconds to wait for each reply.")
     smtp_verify_certificates: bool = Field(
-        True, description="Verify relay hosts' TLS certificates (MX delivery never does)."
+        True,
+        description="Verify relay hosts' TLS certificates (MX delivery does only where an "
+        "MTA-STS policy in enforce mode asks for it).",
+    )
+    shaping_limits: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description="Per receiving provider (google, microsoft, yahoo, apple, other, or "
+        "other:MXDOMAIN), the ceiling and floor of MX delivery per worker: `rate` "
+        "(transactions/s), `concurrency`, `min_rate`, `min_concurrency`; JSON in the "
+        'environment, e.g. `{"yahoo": {"rate": 10}}`. Defaults: google 100/s 20, microsoft '
+        "50/s 10, yahoo 30/s 10, apple 30/s 10, other 50/s 10; floors 0.2/s and 1.",
+    )
+    shaping_max_wait_seconds: float = Field(
+        2.0,
+        description="The longest a delivery waits in the worker for its provider's limit "
+        "before it is put back in the queue until the provider has room.",
+    )
+    shaping_quiet_seconds: float = Field(
+        60.0,
+        description="After this long without a throttling reply (421, 451 4.7.x, 450 4.2.1) "
+        "a provider's halved limits climb a tenth of their ceiling, and again each period.",
+    )
+    mta_sts: bool = Field(
+        True, description="Respect recipient domains' MTA-STS policies (RFC 8461) over MX."
+    )
+    mta_sts_policy_url: str = Field(
+        "https://mta-sts.{domain}/.well-known/mta-sts.txt",
+        description="Where a domain's MTA-STS policy is fetched ({domain} is replaced); "
+        "tests point it at a local HTTPS server.",
+    )
+    mta_sts_ca_file: str | None = Field(
+        None,
+        description="PEM file of the CAs trusted for MTA-STS (policy fetches and MX "
+        "certificates) instead of the system's; for tests.",
     )
     webhook_first_retry_seconds: float = Field(
         30.0, description="Delay before a failed webhook post is retried; it doubles after."
@@ -148,12 +206,47 @@ class Settings(BaseSettings):
     retention_days: float = Field(
         365, description="Days after which messages, their events and bounces are deleted."
     )
+    spamd_addr: str | None = Field(
+        None,
+        description="host:port (or socket path) of SpamAssassin's spamd, which scores templates "
+        "on demand and at publish. Unset: spam scoring says it is not configured.",
+    )
+    spam_threshold: float = Field(
+        5.0,
+        description="Spam score at or over which a marketer may not publish a template "
+        "(developers and owners are warned). SpamAssassin's own default is 5.0.",
+    )
+    alert_interval_seconds: float = Field(
+        60.0,
+        description="How often the scheduler evaluates sending-health alerts (bounce, "
+        "complaint and deferral rates, delivery time) from the rollups.",
+        gt=0,
+    )
+    alert_sender: str | None = Field(
+        None,
+        description="From address of alert emails to a server's owners and developers, sent "
+        "on its transactional stream; its domain must be a sending domain of the server. "
+        "Unset (or not one of its domains): the emails go to the capture inbox.",
+    )
     log_level: str = Field("INFO", description="Logging level.")
 
     @property
     def link_base(self) -> str:
         """Where recipients' clients reach the tracking endpoints."""
         return (self.public_url or f"http://{self.http_addr}").rstrip("/")
+
+    @property
+    def outbound_addresses(self) -> tuple[str, ...]:
+        """MISIVA_OUTBOUND_IPS as a tuple of addresses."""
+        return tuple(part.strip() for part in self.outbound_ips.split(",") if part.strip())
+
+    @field_validator("outbound_ips")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip():
+                ipaddress.ip_address(part.strip())
+        return value
 
     @field_validator("database_url")
     @classmethod

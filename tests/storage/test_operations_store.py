@@ -1,27 +1,21 @@
 """What the operations pages change, on SQLite and PostgreSQL: API tokens made and revoked,
-suppressions searched, a webhook delivery log with its attempts and replay, and a sending
-domain's DNS check against a real local DNS server."""
+suppressions searched, and a webhook delivery log with its attempts and replay (sending
+domains' DNS checks: tests/integration/test_domain_checks.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 
 from builders import T0, make_tenant
 from misiva.accounts import servers as server_admin
-from misiva.accounts.domain_checks import DomainChecker, ReturnPath, records_to_publish
-from misiva.accounts.domains import add_domain
 from misiva.accounts.suppressions import add_suppressions
-from misiva.domain.dns_checks import RecordKind
 from misiva.domain.errors import NotFound, Unauthorized
 from misiva.ingest.tenants import ServerDirectory
 from misiva.storage import Database
-from misiva.storage import domains as domain_store
 from misiva.storage import suppressions as suppression_store
 from misiva.storage import webhooks as webhook_store
-from misiva.testing.dns_server import DnsServer
 from misiva.webhooks.admin import create_webhook, replay_delivery
 
 
@@ -103,48 +97,3 @@ async def test_the_delivery_log_shows_attempts_and_a_replay_requeues(db: Databas
     assert again["status"] == webhook_store.PENDING and again["next_attempt_at"] == later
     with pytest.raises(NotFound):
         await replay_delivery(db, tenant.server.id + 1, delivery["id"])
-
-
-@pytest.fixture
-def dns() -> Iterator[DnsServer]:
-    with DnsServer() as running:
-        yield running
-
-
-async def test_a_domain_check_finds_what_is_published_and_keeps_it(
-    db: Database, dns: DnsServer
-) -> None:
-    tenant = await make_tenant(db)
-    made = await add_domain(db, "tienda.example", tenant.server.name, clock=lambda: T0)
-    return_path = ReturnPath("bounces.misiva.example", "mx.misiva.example")
-    dkim, spf, dmarc, bounce = records_to_publish(made.domain, return_path)
-    assert (bounce.name, bounce.type, bounce.value) == (
-        "bounces.misiva.example",
-        "MX",
-        "10 mx.misiva.example.",
-    )
-    # The DKIM key as a DNS provider splits it into 255-octet strings; two SPF records.
-    dns.add(dkim.name, "TXT", " ".join(f'"{dkim.value[i : i + 255]}"' for i in range(0, 600, 255)))
-    dns.add(spf.name, "TXT", '"v=spf1 a mx ~all"', '"v=spf1 include:other.example ~all"')
-    dns.add("bounces.misiva.example", "MX", "10 mx.misiva.example.")
-    checker = DomainChecker(dns.address, return_path, timeout=2.0)
-    check = await checker.check(db, tenant.server.id, "tienda.example", clock=lambda: T0)
-    found = check.by_kind()
-    assert found["dkim"].ok and found["return-path"].ok and not check.ok
-    assert "More than one SPF" in found["spf"].problem
-    assert found["dmarc"].problem == "No DMARC record is published." and found["dmarc"].found == ()
-    dns.remove(spf.name)
-    dns.add(spf.name, "TXT", '"v=spf1 a mx ~all"')
-    dns.add(dmarc.name, "TXT", f'"{dmarc.value}"')
-    later = T0 + timedelta(minutes=5)
-    check = await checker.check(db, tenant.server.id, "tienda.example", clock=lambda: later)
-    assert check.ok and [r.kind for r in check.records] == list(RecordKind)
-    async with db.reading() as tx:
-        kept = await domain_store.last_checks(tx, tenant.server.id)
-    assert kept == {made.domain.id: check}
-    # Without a bounce domain there is no Return-Path record to publish or check.
-    plain = DomainChecker(dns.address, ReturnPath(None, "mx.misiva.example"), timeout=2.0)
-    check = await plain.check(db, tenant.server.id, "tienda.example", clock=lambda: later)
-    assert [r.kind for r in check.records] == [RecordKind.DKIM, RecordKind.SPF, RecordKind.DMARC]
-    with pytest.raises(NotFound):
-        await plain.check(db, tenant.server.id, "nope.example")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import timedelta
 
 from builders import T0, make_tenant, new_message
-from misiva.domain.delivery import AttemptResult, EventRecord, RecipientState
+from misiva.domain.delivery import AttemptResult, EventRecord, Priority, RecipientState
 from misiva.domain.enums import EventType, MessageStatus
 from misiva.events.record import record_attempts, record_queued
 from misiva.storage import Database, queue
@@ -116,3 +117,38 @@ async def test_recorded_attempt_updates_state_and_appends_events(db: Database) -
     assert due == retry_at
     [again] = await _claim(db, "w2", now=retry_at)
     assert again.pending == ("bob@example.com",)
+
+
+async def test_transactional_mail_is_claimed_before_older_commercial_mail(db: Database) -> None:
+    tenant = await make_tenant(db)
+    # A newsletter queued first, a password reset a minute later: the reset goes first.
+    newsletter = [
+        replace(new_message(tenant, at=T0 - timedelta(minutes=9 - n)), priority=Priority.COMMERCIAL)
+        for n in range(4)
+    ]
+    resets = [new_message(tenant, at=T0 - timedelta(minutes=1)) for _ in range(2)]
+    async with db.transaction() as tx:
+        await record_queued(tx, [*newsletter, *resets])
+    # RETURNING keeps no order on PostgreSQL: a batch is a set, delivered all at once.
+    first = await _claim(db, "w1", limit=3)
+    assert {m.id for m in first} == {resets[0].id, resets[1].id, newsletter[0].id}
+    rest = await _claim(db, "w2", limit=10)
+    assert {m.id for m in rest} == {m.id for m in newsletter[1:]}
+    async with db.transaction() as tx:
+        assert await queue.next_due_at(tx) == T0 + LEASE
+
+
+async def test_an_attempt_that_sent_nothing_gives_its_count_back(db: Database) -> None:
+    tenant = await make_tenant(db)
+    message = new_message(tenant)
+    async with db.transaction() as tx:
+        await record_queued(tx, [message])
+    [claimed] = await _claim(db, "w1")
+    held_until = T0 + timedelta(seconds=3)
+    result = AttemptResult(
+        claimed.id, MessageStatus.QUEUED, claimed.rcpt_state, held_until, T0, attempted=False
+    )
+    async with db.transaction() as tx:
+        await record_attempts(tx, [result], [])
+    [again] = await _claim(db, "w2", now=held_until)
+    assert again.attempts == 1

@@ -13,18 +13,20 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from dkim.canonicalization import Relaxed
 
+from misiva.domain.dkim_keys import KeyAlgorithm, new_selector
 from misiva.domain.message import Address, HeaderField, SendRequest
 from misiva.mail.dkim import (
     DkimError,
     DkimKey,
     _split,
-    dns_records,
     generate_key,
     headers_to_sign,
-    new_selector,
     relaxed_body,
     sign,
+    sign_all,
+    signatures,
     verify,
+    verify_each,
 )
 from misiva.mail.mime import build_mime
 
@@ -39,8 +41,7 @@ def key() -> DkimKey:
 
 @pytest.fixture(scope="module")
 def records(key: DkimKey) -> dict[str, str]:
-    dkim = dns_records(DOMAIN, key).dkim
-    return {dkim.name: dkim.value}
+    return {f"{SELECTOR}._domainkey.{DOMAIN}": key.public_txt}
 
 
 def message(**changes: object) -> bytes:
@@ -194,23 +195,48 @@ def test_generated_key_publishes_its_public_half(key: DkimKey) -> None:
     assert private.public_key().public_numbers() == public.public_numbers()
 
 
-def test_new_selector_names_the_month() -> None:
-    assert new_selector(datetime(2026, 11, 3, tzinfo=UTC)) == "misiva202611"
-    assert new_selector(datetime(2027, 1, 31, tzinfo=UTC)) == "misiva202701"
+def test_new_selector_names_the_day_and_algorithm_and_never_repeats() -> None:
+    day = datetime(2026, 11, 3, tzinfo=UTC)
+    assert new_selector(day, KeyAlgorithm.RSA, set()) == "misiva20261103"
+    assert new_selector(day, KeyAlgorithm.ED25519, set()) == "misiva20261103e"
+    taken = {"misiva20261103", "misiva20261103-2"}
+    assert new_selector(day, KeyAlgorithm.RSA, taken) == "misiva20261103-3"
 
 
-def test_dns_records(key: DkimKey) -> None:
-    records = dns_records("Tienda.Example", key)
-    assert (records.dkim.name, records.dkim.type) == (
-        f"{SELECTOR}._domainkey.tienda.example",
-        "TXT",
-    )
-    assert records.dkim.value == key.public_txt
-    assert (records.spf.name, records.spf.value) == ("tienda.example", "v=spf1 a mx ~all")
-    assert records.dmarc.name == "_dmarc.tienda.example"
-    assert records.dmarc.value == "v=DMARC1; p=none; rua=mailto:dmarc@tienda.example"
-    assert records.all == (records.dkim, records.spf, records.dmarc)
-    assert dns_records("bücher.de", key).spf.name == "xn--bcher-kva.de"
+def test_an_ed25519_key_and_an_rsa_key_sign_twice_and_both_verify(key: DkimKey) -> None:
+    ed = generate_key("misiva20261103e", algorithm=KeyAlgorithm.ED25519)
+    # RFC 8463 §4: the public key is the bare 32 octets, base64.
+    assert ed.public_txt.startswith("v=DKIM1; k=ed25519; p=")
+    assert len(base64.b64decode(ed.public_txt.rsplit("p=", 1)[1])) == 32
+    signed = sign_all(message(), domain=DOMAIN, keys=[key, ed])
+    assert signatures(signed) == [
+        (DOMAIN, SELECTOR, "rsa-sha256"),
+        (DOMAIN, "misiva20261103e", "ed25519-sha256"),
+    ]
+    txt = {
+        f"{SELECTOR}._domainkey.{DOMAIN}": key.public_txt,
+        f"misiva20261103e._domainkey.{DOMAIN}": ed.public_txt,
+    }
+    assert verify_each(signed, txt) == [True, True]
+    # Another Ed25519 key published at the selector: that signature alone fails.
+    other = generate_key("x", algorithm=KeyAlgorithm.ED25519).public_txt
+    assert verify_each(signed, {**txt, f"misiva20261103e._domainkey.{DOMAIN}": other}) == [
+        True,
+        False,
+    ]
+    tampered = signed.replace(b"jose@example.es", b"jose@example.org")
+    assert verify_each(tampered, txt) == [False, False]
+
+
+def test_a_key_of_the_wrong_algorithm_is_refused(key: DkimKey) -> None:
+    with pytest.raises(DkimError, match="not an Ed25519 key"):
+        sign(
+            message(),
+            domain=DOMAIN,
+            selector="s",
+            private_key_pem=key.private_key_pem,
+            algorithm=KeyAlgorithm.ED25519,
+        )
 
 
 def test_headers_to_sign_lists_present_fields_once_more() -> None:

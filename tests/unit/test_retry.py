@@ -71,3 +71,36 @@ def test_all_delivered_is_delivered() -> None:
         _claimed("a@x.test"), [RecipientOutcome("a@x.test", SMTPReply(250, "OK"))], T0, SCHEDULE
     )
     assert result.status is MessageStatus.DELIVERED
+
+
+HELD = SMTPReply(451, "4.7.0 held back: sending to google is at its limit")
+
+
+def test_a_recipient_held_back_by_shaping_is_no_attempt_and_no_event() -> None:
+    outcomes = [RecipientOutcome("a@gmail.test", HELD, held_seconds=4.0)]
+    result, events = settle(_claimed("a@gmail.test"), outcomes, T0, SCHEDULE)
+    assert events == [] and not result.attempted
+    assert result.status is MessageStatus.QUEUED
+    assert result.next_attempt_at == T0 + timedelta(seconds=4)
+    # Tried before: it stays deferred, still without a new event.
+    result, _ = settle(_claimed("a@gmail.test", attempts=3), outcomes, T0, SCHEDULE)
+    assert result.status is MessageStatus.DEFERRED and not result.attempted
+
+
+def test_a_held_recipient_beside_a_delivered_one_comes_back_when_its_provider_has_room() -> None:
+    outcomes = [
+        RecipientOutcome("a@corp.test", SMTPReply(250, "OK")),
+        RecipientOutcome("b@gmail.test", HELD, held_seconds=2.0),
+    ]
+    result, events = settle(_claimed("a@corp.test", "b@gmail.test"), outcomes, T0, SCHEDULE)
+    assert [e.type for e in events] == [EventType.DELIVERED] and result.attempted
+    assert result.rcpt_state == {"a@corp.test": "delivered", "b@gmail.test": "pending"}
+    assert result.next_attempt_at == T0 + timedelta(seconds=2)
+
+
+def test_a_held_recipient_past_the_retry_window_soft_bounces() -> None:
+    old = _claimed("a@gmail.test", accepted_at=T0 - timedelta(hours=49))
+    outcomes = [RecipientOutcome("a@gmail.test", HELD, held_seconds=2.0)]
+    result, events = settle(old, outcomes, T0, SCHEDULE)
+    assert result.status is MessageStatus.BOUNCED
+    assert [e.details["reason"] for e in events] == ["retries expired"]

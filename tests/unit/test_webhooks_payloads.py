@@ -52,6 +52,16 @@ REFERENCE_KEYS = {
         "RecordType", "MessageID", "ServerID", "MessageStream", "ChangedAt", "Recipient",
         "Origin", "SuppressSending", "SuppressionReason", "Tag", "Metadata",
     },
+    # Misiva's own record type (docs/deliverability-domains.md).
+    RecordType.DOMAIN_CHECK_FAILED: {
+        "RecordType", "ServerID", "Domain", "Record", "Host", "Type", "Status",
+        "PreviousStatus", "Problem", "Fix", "Expected", "Found", "CheckedAt",
+    },
+    # Misiva's own record type (docs/deliverability-monitoring.md).
+    RecordType.ALERT: {
+        "RecordType", "ServerID", "AlertID", "State", "Level", "Metric", "Scope", "Subject",
+        "Window", "Value", "Threshold", "Volume", "Summary", "OccurredAt",
+    },
 }  # fmt: skip
 
 CHROME = {"name": "Chrome 35.0.1916.153", "company": "Google", "family": "Chrome"}
@@ -66,6 +76,28 @@ MINIMAL_DETAILS: dict[RecordType, dict[str, Any]] = {
     RecordType.OPEN: {},
     RecordType.CLICK: {"original_link": "https://shop.test/a"},
     RecordType.SUBSCRIPTION_CHANGE: {"suppression_reason": "HardBounce"},
+    RecordType.DOMAIN_CHECK_FAILED: {
+        "domain": "shop.test",
+        "record": "dkim",
+        "host": "misiva20261122._domainkey.shop.test",
+        "type": "TXT",
+        "status": "fail",
+        "previous_status": "pass",
+        "problem": "The DKIM key is not published.",
+        "fix": "Publish the TXT record.",
+    },
+    RecordType.ALERT: {
+        "alert_id": "5",
+        "state": "open",
+        "level": "danger",
+        "metric": "complaint_rate",
+        "scope": "provider",
+        "subject": "google",
+        "window": "24h",
+        "value": "0.004",
+        "threshold": "0.003",
+        "volume": "5000",
+    },
 }
 
 
@@ -275,7 +307,10 @@ def test_a_reactivation_posts_suppress_sending_false_and_a_null_reason() -> None
     assert payload["Origin"] == "Customer"
 
 
-@pytest.mark.parametrize("record_type", list(RecordType))
+# Record types about a message; a domain's check has no message and so no Tag.
+@pytest.mark.parametrize(
+    "record_type", [t for t in RecordType if "Tag" in REFERENCE_KEYS.get(t, {"Tag"})]
+)
 def test_an_untagged_message_posts_an_empty_tag(record_type: RecordType) -> None:
     payload = build_payload(_event(record_type, tag=None, **MINIMAL_DETAILS[record_type]))
     assert payload["Tag"] == ""

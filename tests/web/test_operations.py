@@ -117,12 +117,20 @@ async def test_a_developer_makes_a_token_once_revokes_it_and_checks_a_domain(
     assert dkim_name.endswith("._domainkey.shop.test") and "p=" in dkim_value
     assert "bounces.misiva.test" in await section.inner_text()
     dns.add(dkim_name, "TXT", " ".join(f'"{dkim_value[i : i + 255]}"' for i in range(0, 600, 255)))
-    dns.add("shop.test", "TXT", '"v=spf1 a mx ~all"')
+    # SPF where receivers evaluate it (the bounce domain), authorising the sending host.
+    dns.add("mx.misiva.test", "A", "127.0.0.1")
+    dns.add("bounces.misiva.test", "TXT", '"v=spf1 a:mx.misiva.test ~all"')
     await page.get_by_role("button", name="Check now").click()
     assert "has run" in await page.get_by_role("status").inner_text()
     text = await section.inner_text()
     assert "Records missing" in text and "No DMARC record is published." in text
+    assert "To fix: Publish a CNAME record at misiva-bounces.shop.test" in text
     assert text.count("✓ Published") == 2
+    # A rotation: the new key's record joins the table beside the signing one.
+    await page.get_by_role("button", name="Rotate the DKIM key").click()
+    assert "new DKIM key" in await page.get_by_role("status").inner_text()
+    table = await section.locator("table").inner_text()
+    assert table.count("._domainkey.shop.test") == 2 and "new, waiting to be published" in table
 
     # A marketer: no tokens in the menu, 403 on the page, and no token anywhere.
     marta, _ = await _server_page(browser, ops, "marta@shop.test")

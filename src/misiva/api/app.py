@@ -10,9 +10,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from misiva.api import (
     routes_activity,
+    routes_alerts,
     routes_bounces,
     routes_capture,
     routes_contacts,
+    routes_dmarc,
     routes_email,
     routes_links,
     routes_messages,
@@ -25,7 +27,13 @@ from misiva.api import (
 from misiva.api.deps import ApiDeps
 from misiva.api.responses import error_response
 from misiva.api.schemas import EmailIn, TemplatedEmailIn
-from misiva.domain.errors import MisivaError, NotFound, TooLarge, Unauthorized
+from misiva.domain.errors import (
+    MisivaError,
+    NotFound,
+    ServiceUnavailable,
+    TooLarge,
+    Unauthorized,
+)
 
 
 class _CanonicalPath:
@@ -60,6 +68,8 @@ async def _misiva_error(_request: Request, exc: Exception) -> Any:
         return error_response(401, exc.error_code, exc.message)
     if isinstance(exc, TooLarge):
         return error_response(413, exc.error_code, exc.message)
+    if isinstance(exc, ServiceUnavailable):
+        return error_response(503, exc.error_code, exc.message)
     if isinstance(exc, NotFound):
         # Postmark answers a missing message with 422 and ErrorCode 701, not 404.
         return error_response(422, exc.error_code, exc.message)
@@ -88,6 +98,8 @@ def create_app(deps: ApiDeps) -> FastAPI:
         routes_streams,
         routes_webhooks,
         routes_tracking,
+        routes_alerts,
+        routes_dmarc,
     )
     for module in routers:
         app.include_router(module.router)

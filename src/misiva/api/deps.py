@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from misiva.authoring.content_checks import ContentChecker
 from misiva.domain.clock import Clock
 from misiva.feedback.engagement import Engagement
 from misiva.ingest.accept import Ingestor
@@ -27,6 +28,10 @@ class ApiDeps:
     links: ConsentLinks
     recipient_links: RecipientLinks
     opt_in: OptIn
+    # Content lint and spam scores of templates (spamd when MISIVA_SPAMD_ADDR is set).
+    content_checks: ContentChecker = field(default_factory=ContentChecker)
+    # MISIVA_BOUNCE_DOMAIN: the Return-Path domain the sender requirements check aligns.
+    bounce_domain: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,8 +17,10 @@ from misiva.api.template_schemas import (
     version_json,
 )
 from misiva.authoring import templates as authoring
+from misiva.authoring.content_json import report_json
 from misiva.authoring.validate import validate_template
-from misiva.domain.enums import ErrorCode
+from misiva.domain.content import StreamUse
+from misiva.domain.enums import ErrorCode, StreamType
 from misiva.domain.errors import InvalidRequest
 from misiva.domain.templates import TemplateType
 from misiva.storage import templates as template_store
@@ -92,7 +94,8 @@ async def validate(
     request: Request, who: Annotated[Caller, Depends(server_caller)]
 ) -> JSONResponse:
     body = await _body(request)
-    result = await validate_template(deps_of(request).db, _server_id(who), body)
+    use = _stream_use(who, body.get("MessageStream"))
+    result = await validate_template(deps_of(request).db, _server_id(who), body, use=use)
     return JSONResponse(result)
 
 
@@ -161,10 +164,78 @@ async def publish(
     number = body.get("Version")
     if not isinstance(number, int):
         raise InvalidRequest("Give the 'Version' number to publish.")
-    template = await authoring.publish_version(
-        deps_of(request).db, _server_id(who), id_or_alias, number
+    deps = deps_of(request)
+    template = await authoring.publish_version(deps.db, _server_id(who), id_or_alias, number)
+    # The API is the developers' door: it publishes, and answers with the content checks
+    # (lint and spam score) for the caller to act on; the UI is where a marketer is stopped.
+    assert who.context is not None
+    _, report = await deps.content_checks.check_version(
+        deps.db,
+        who.context.server,
+        template.id,
+        number,
+        sender_domain=_sender_domain(who),
+        strict=False,
     )
-    return JSONResponse(short_json(template))
+    return JSONResponse({**short_json(template), "ContentChecks": report_json(report)})
+
+
+@router.post(
+    "/templates/{id_or_alias}/spamcheck",
+    summary="Misiva: spam score (SpamAssassin) and content lint of a version",
+)
+async def spamcheck(
+    request: Request, id_or_alias: str, who: Annotated[Caller, Depends(server_caller)]
+) -> JSONResponse:
+    """Body (optional): `{"Version": n}` (default: the latest version) and `"MessageStream"`
+    (lint for that stream's kind). 422 with ErrorCode 1140 when spamd is not configured,
+    503 with 1141 when it does not answer."""
+    raw = await request.body()
+    body = await _body(request) if raw.strip() else {}
+    number = body.get("Version")
+    if number is not None and not isinstance(number, int):
+        raise InvalidRequest("'Version' must be a version number.")
+    deps = deps_of(request)
+    deps.content_checks.require_spamd()
+    assert who.context is not None
+    details, report = await deps.content_checks.check_version(
+        deps.db,
+        who.context.server,
+        id_or_alias,
+        number,
+        sender_domain=_sender_domain(who),
+        use=_stream_use(who, body.get("MessageStream")),
+    )
+    return JSONResponse(
+        {
+            "TemplateId": details.template.id,
+            "Alias": details.template.alias,
+            "Version": details.version.number,
+            **report_json(report),
+        }
+    )
+
+
+def _sender_domain(who: Caller) -> str | None:
+    """The server's first sending domain: the From a real send of the template would use."""
+    assert who.context is not None
+    return min(who.context.domains, default=None)
+
+
+def _stream_use(who: Caller, stream_id: object) -> StreamUse:
+    """A MessageStream given with a check: lint for its kind (Broadcasts is commercial)."""
+    if not isinstance(stream_id, str) or not stream_id:
+        return StreamUse.UNKNOWN
+    assert who.context is not None
+    stream = who.context.streams.get(stream_id)
+    if stream is None:
+        raise InvalidRequest(
+            f"The 'MessageStream' {stream_id!r} does not exist on this server.",
+            ErrorCode.STREAM_NOT_FOUND,
+        )
+    if stream.stream_type is StreamType.BROADCASTS:
+        return StreamUse.COMMERCIAL
+    return StreamUse.TRANSACTIONAL
 
 
 @router.get("/templates/{id_or_alias}/diff", summary="Misiva: diff two versions")

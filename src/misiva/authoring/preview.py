@@ -68,6 +68,8 @@ class Preview:
     problems: tuple[Problem, ...]
     variables: Variables | None
     locale: str
+    # Every path the template (with its layout) reads, platform values included: the lint's.
+    paths: frozenset[Path] = frozenset()
 
 
 def render_locale(variant: str, default_locale: str) -> str:
@@ -111,7 +113,7 @@ async def preview_draft(db: Database, server: Server, draft: Draft, data: Previe
         return Preview(None, missing_problems(error.missing, draft.content), variables, locale)
     except TemplateError as error:
         return Preview(None, problems_of(error), variables, locale)
-    return Preview(rendered, (), variables, locale)
+    return Preview(rendered, (), variables, locale, compiled.paths)
 
 
 async def _compile(db: Database, server: Server, draft: Draft) -> CompiledTemplate:

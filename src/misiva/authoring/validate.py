@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from misiva.authoring.checks import check_content
+from misiva.authoring.content_checks import lint_rendered
+from misiva.authoring.content_json import lint_json
 from misiva.authoring.lines import missing_problems
 from misiva.authoring.templates import layout_content
+from misiva.domain.content import LintFinding, StreamUse
 from misiva.domain.errors import MisivaError
 from misiva.domain.templates import TemplateContent, TemplateType
 from misiva.render.errors import MissingVariables, TemplateError
@@ -16,7 +19,15 @@ from misiva.storage import Database
 _PARTS = ("Subject", "HtmlBody", "TextBody")
 
 
-async def validate_template(db: Database, server_id: int, body: dict[str, Any]) -> dict[str, Any]:
+async def validate_template(
+    db: Database,
+    server_id: int,
+    body: dict[str, Any],
+    *,
+    use: StreamUse = StreamUse.UNKNOWN,
+) -> dict[str, Any]:
+    """Postmark's response, plus Misiva's `Warnings` and `Lint` (content lint findings of the
+    test render: docs/deliverability-content.md); `use` is the stream kind it is linted for."""
     kind = (
         TemplateType.LAYOUT
         if str(body.get("TemplateType") or "").lower() == "layout"
@@ -34,6 +45,7 @@ async def validate_template(db: Database, server_id: int, body: dict[str, Any]) 
     rendered: dict[str, str | None] = dict.fromkeys(_PARTS)
     suggested: dict[str, Any] = {}
     warnings: list[str] = []
+    findings: tuple[LintFinding, ...] = ()
     try:
         async with db.transaction() as tx:
             layout = await layout_content(tx, server_id, body.get("LayoutTemplate"))
@@ -46,6 +58,7 @@ async def validate_template(db: Database, server_id: int, body: dict[str, Any]) 
             "TextBody": result.text_body,
         }
         warnings = list(result.warnings)
+        findings = lint_rendered(result, content, compiled.paths, use)
     except TemplateError as error:
         for problem in error.errors:
             errors.setdefault(problem.part, []).append(
@@ -84,6 +97,7 @@ async def validate_template(db: Database, server_id: int, body: dict[str, Any]) 
     response["AllContentIsValid"] = not any(errors.values())
     response["SuggestedTemplateModel"] = suggested
     response["Warnings"] = warnings
+    response["Lint"] = [lint_json(f) for f in findings]
     return response
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import uuid
 from typing import Final
 
+from misiva.domain.dns_checks import RETURN_PATH_LABEL
+
 # The local part is "b+" and a 36-character UUID: 38 octets of RFC 5321 §4.1.2 atext, well
 # inside the 64 that §4.5.3.1.1 allows. The UUID is random, so it needs no signature: a
 # forged bounce would have to guess a live message's 122 random bits.
@@ -48,11 +50,18 @@ def _address(prefix: str, message_id: str, bounce_domain: str) -> str:
 
 def _message_id(prefix: str, address: str, bounce_domain: str) -> str | None:
     local, at, domain = address.strip().strip("<>").strip().rpartition("@")
-    if not at or _normal_domain(domain) != _normal_domain(bounce_domain):
+    if not at or not _ours(_normal_domain(domain), _normal_domain(bounce_domain)):
         return None
     if not local.lower().startswith(prefix):
         return None
     return _canonical_uuid(local[len(prefix) :])
+
+
+def _ours(domain: str, bounce_domain: str) -> bool:
+    """The bounce domain, or a sending domain's own Return-Path name (a CNAME to it, see
+    mail.published): mail for both reaches this receiver. The random id in the local part
+    is what ties an address to a message, whichever of the two domains it is on."""
+    return domain == bounce_domain or domain.startswith(RETURN_PATH_LABEL + ".")
 
 
 def message_id_from_header(value: str) -> str | None:

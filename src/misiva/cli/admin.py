@@ -6,10 +6,14 @@ import typer
 
 from misiva.accounts.domains import add_domain
 from misiva.accounts.servers import configure_server, create_server
+from misiva.cli import domains
 from misiva.cli.common import platform, print_json, run
+from misiva.domain.dkim_keys import KeyAlgorithm
+from misiva.domain.dns_checks import RecordKind
 from misiva.domain.enums import ErrorCode
 from misiva.domain.errors import MisivaError
 from misiva.domain.message import SendFields
+from misiva.mail.published import records_to_publish
 
 servers_app = typer.Typer(
     help="Servers: the tenants, each with its API token.", no_args_is_help=True
@@ -20,6 +24,7 @@ domains_app = typer.Typer(help="Sending domains and their DKIM keys.", no_args_i
 def register(app: typer.Typer) -> None:
     app.add_typer(servers_app, name="servers")
     app.add_typer(domains_app, name="domains")
+    domains.register(domains_app)
     app.command("send")(send)
 
 
@@ -84,34 +89,55 @@ def servers_set(
 def domains_add(
     domain: str,
     server: str = typer.Option(..., "--server", help="Name of the server that sends from it."),
+    algorithm: KeyAlgorithm = typer.Option(
+        KeyAlgorithm.RSA,
+        "--algorithm",
+        help="rsa: one 2048-bit RSA key; ed25519: an Ed25519 key too, each message signed "
+        "with both (RFC 8463).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Add a sending domain: create its DKIM key and print the DNS records to publish."""
 
     async def go() -> None:
         async with platform() as p:
-            added = await add_domain(p.db, domain, server)
-        r = added.records
+            added = await add_domain(p.db, domain, server, algorithm=algorithm)
+            published = records_to_publish(
+                added.domain.name, list(added.keys), p.domain_checker().setup
+            )
+        first = {r.kind: r for r in reversed(published)}
+        dkim, spf, dmarc = first[RecordKind.DKIM], first[RecordKind.SPF], first[RecordKind.DMARC]
         if as_json:
             print_json(
                 {
                     "Domain": added.domain.name,
                     "DKIMSelector": added.domain.dkim_selector,
-                    "DKIMHost": r.dkim.name,
-                    "DKIMTextValue": r.dkim.value,
-                    "SPFHost": r.spf.name,
-                    "SPFTextValue": r.spf.value,
-                    "DMARCHost": r.dmarc.name,
-                    "DMARCTextValue": r.dmarc.value,
+                    "DKIMHost": dkim.name,
+                    "DKIMTextValue": dkim.value,
+                    "SPFHost": spf.name,
+                    "SPFTextValue": spf.value,
+                    "DMARCHost": dmarc.name,
+                    "DMARCTextValue": dmarc.value,
+                    "Records": [
+                        {"Kind": r.kind.value, "Host": r.name, "Type": r.type, "Value": r.value}
+                        for r in published
+                    ],
                 }
             )
             return
         typer.echo(f"domain {added.domain.name} added to {server}; publish these DNS records:")
-        typer.echo(f"  {r.dkim.name}  TXT  {r.dkim.value}")
-        typer.echo(f"  {r.spf.name}  TXT  {r.spf.value}   (SPF; merge with an existing one)")
-        typer.echo(f"  {r.dmarc.name}  TXT  {r.dmarc.value}   (DMARC; start with p=none)")
+        for r in published:
+            typer.echo(f"  {r.name}  {r.type}  {r.value}   ({_WHAT[r.kind]})")
 
     run(go())
+
+
+_WHAT = {
+    RecordKind.DKIM: "DKIM",
+    RecordKind.SPF: "SPF; merge with an existing one",
+    RecordKind.DMARC: "DMARC; start with p=none",
+    RecordKind.RETURN_PATH: "Return-Path: bounces come back, SPF aligns",
+}
 
 
 def send(

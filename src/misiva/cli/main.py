@@ -9,7 +9,7 @@ import click
 import typer
 from pydantic import ValidationError
 
-from misiva.cli import admin, contacts, demo, inspect, smtp, templates, users
+from misiva.cli import admin, contacts, demo, inspect, monitoring, smtp, templates, users
 from misiva.cli.common import run
 from misiva.config import load_settings
 from misiva.domain.errors import MisivaError
@@ -31,6 +31,7 @@ templates.register(app)
 smtp.register(app)
 users.register(app)
 demo.register(app)
+monitoring.register(app)
 
 
 @app.command("serve")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
 
+from misiva.authoring.content_checks import ContentReport
+from misiva.authoring.content_json import report_json
 from misiva.authoring.sync import Change, pull, push
-from misiva.cli.common import platform, run
+from misiva.cli.common import platform, print_json, run
 from misiva.starter import starter_dir
 
 templates_app = typer.Typer(
@@ -77,3 +80,56 @@ def templates_install_starter(
         _print(changes, dry_run=False)
 
     run(go())
+
+
+@templates_app.command("spamcheck")
+def templates_spamcheck(
+    template: str = typer.Argument(..., help="The template's alias or ID."),
+    server: str = typer.Option(..., "--server", help="Name of the server."),
+    version: int | None = typer.Option(None, "--version", help="Version (default: latest)."),
+    as_json: bool = typer.Option(False, "--json", help="The API's JSON answer."),
+) -> None:
+    """Score a template version with SpamAssassin (spamd) and lint its content; exit 1 when
+    it fails the checks a marketer's publish must pass."""
+
+    async def go() -> ContentReport:
+        async with platform() as p:
+            context = await p.directory.by_name(server)
+            checker = p.content_checker()
+            checker.require_spamd()
+            _, report = await checker.check_version(
+                p.db,
+                context.server,
+                template,
+                version,
+                sender_domain=min(context.domains, default=None),
+            )
+        return report
+
+    report = run(go())
+    if as_json:
+        print_json(report_json(report))
+    else:
+        _print_report(report)
+    if report.blockers():
+        # sys.exit: main() runs Typer without standalone mode, which swallows typer.Exit.
+        sys.exit(1)
+
+
+def _print_report(report: ContentReport) -> None:
+    for check in report.variants:
+        if check.problem:
+            typer.echo(f"{check.variant}: {check.problem}")
+            continue
+        spam = check.spam
+        if spam is not None:
+            verdict = "SPAM" if spam.score >= report.threshold else "ok"
+            typer.echo(
+                f"{check.variant}: score {spam.score:.1f} (threshold {report.threshold:.1f}, "
+                f"{verdict}, {spam.seconds * 1000:.0f} ms)"
+            )
+            for rule in spam.rules:
+                typer.echo(f"  {rule.score:5.1f}  {rule.name:<24} {rule.description}")
+        for finding in check.findings:
+            where = f" {finding.part}:{finding.line}" if finding.line else ""
+            typer.echo(f"  {finding.severity.value}: {finding.code.value}{where} {finding.message}")

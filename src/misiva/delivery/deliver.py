@@ -11,9 +11,9 @@ from misiva.delivery.routes import route_for
 from misiva.delivery.transports import RouteResult, Transport
 from misiva.domain.delivery import ClaimedMessage, RecipientOutcome, Route
 from misiva.domain.enums import RouteKind
-from misiva.domain.records import SendingDomain
+from misiva.domain.identity import SendingIdentity
 from misiva.domain.smtp import SMTPReply
-from misiva.mail.dkim import sign
+from misiva.mail.dkim import DkimKey, sign_all
 
 # No route matched: a configuration problem, so defer (4.3.5, RFC 3463) until it is fixed.
 NO_ROUTE = SMTPReply(451, "4.3.5 no route matches this recipient domain; check MISIVA_ROUTES")
@@ -38,11 +38,11 @@ class Delivery:
 
 
 async def deliver_one(
-    message: ClaimedMessage, domain: SendingDomain, deps: DeliveryDeps
+    message: ClaimedMessage, identity: SendingIdentity, deps: DeliveryDeps
 ) -> Delivery:
     """Deliver one claimed message; each line is one named step."""
-    signed = _SignOnce(message.mime, domain)
-    envelope_from = return_path(message, deps.bounce_domain)
+    signed = _SignOnce(message.mime, identity)
+    envelope_from = return_path(message, deps.bounce_domain, identity.return_path_domain)
     plan, unrouted = plan_routes(message.pending, deps.routes)
     results = await asyncio.gather(
         *(
@@ -53,35 +53,41 @@ async def deliver_one(
     return gather_outcomes(message, results, unrouted)
 
 
-def return_path(message: ClaimedMessage, bounce_domain: str | None) -> str:
-    return verp_address(message.id, bounce_domain) if bounce_domain else message.envelope_from
+def return_path(
+    message: ClaimedMessage, bounce_domain: str | None, own_domain: str | None = None
+) -> str:
+    """The VERP address on the domain's own Return-Path name once it is in place (so SPF
+    aligns with the From domain, RFC 7489 §3.1.2), else on the bounce domain; without a
+    bounce domain, the sender's address."""
+    if not bounce_domain:
+        return message.envelope_from
+    return verp_address(message.id, own_domain or bounce_domain)
 
 
 class _SignOnce:
     """The signed message, signed when a transport first needs it (see SmtpClientPool.send),
     once however many routes the recipients take."""
 
-    __slots__ = ("_domain", "_mime", "_signed")
+    __slots__ = ("_identity", "_mime", "_signed")
 
-    def __init__(self, mime: bytes, domain: SendingDomain) -> None:
+    def __init__(self, mime: bytes, identity: SendingIdentity) -> None:
         self._mime = mime
-        self._domain = domain
+        self._identity = identity
         self._signed: bytes | None = None
 
     def __call__(self) -> bytes:
         if self._signed is None:
-            self._signed = sign_for_domain(self._mime, self._domain)
+            self._signed = sign_for_domain(self._mime, self._identity)
         return self._signed
 
 
-def sign_for_domain(mime: bytes, domain: SendingDomain) -> bytes:
-    """DKIM at delivery time (RFC 6376), with the sending domain's own key."""
-    return sign(
-        mime,
-        domain=domain.name,
-        selector=domain.dkim_selector,
-        private_key_pem=domain.dkim_private_key,
-    )
+def sign_for_domain(mime: bytes, identity: SendingIdentity) -> bytes:
+    """DKIM at delivery time (RFC 6376), with each of the domain's active keys: one RSA
+    signature, and an Ed25519 one beside it when the domain has such a key (RFC 8463)."""
+    keys = [
+        DkimKey(k.selector, k.private_key_pem, k.public_txt, k.algorithm) for k in identity.keys
+    ]
+    return sign_all(mime, domain=identity.domain.name, keys=keys)
 
 
 def plan_routes(

@@ -46,7 +46,10 @@ def settle(
     state = dict(message.rcpt_state)
     give_up = schedule.expired(message.accepted_at, now)
     events = []
+    held = [o.held_seconds for o in outcomes if o.held_seconds is not None and not give_up]
     for outcome in outcomes:
+        if outcome.held_seconds is not None and not give_up:
+            continue  # held back by our own shaping: nothing was sent, nothing happened
         kind, details = _classify(outcome, give_up, message.attempts)
         if kind is EventType.DELIVERED:
             state[outcome.recipient] = RecipientState.DELIVERED.value
@@ -63,14 +66,21 @@ def settle(
             )
         )
     status = _status(state)
+    attempted = not held or len(held) < len(outcomes)
+    next_attempt_at = now
+    if status is MessageStatus.DEFERRED:
+        retries = [schedule.next_attempt(message.attempts, now)] if attempted else []
+        # A held recipient comes back when its provider has room, not after the backoff.
+        next_attempt_at = min([*retries, *(now + timedelta(seconds=s) for s in held)])
+        if not attempted and message.attempts <= 1:
+            status = MessageStatus.QUEUED  # never tried yet: still just queued
     result = AttemptResult(
         message_id=message.id,
         status=status,
         rcpt_state=state,
-        next_attempt_at=schedule.next_attempt(message.attempts, now)
-        if status is MessageStatus.DEFERRED
-        else now,
+        next_attempt_at=next_attempt_at,
         updated_at=now,
+        attempted=attempted,
     )
     return result, events
 
@@ -84,6 +94,8 @@ def _classify(
         "ip": outcome.ip,
         "attempt": str(attempt),
     }
+    if outcome.note:
+        details["note"] = outcome.note
     match outcome.reply_class:
         case ReplyClass.SUCCESS:
             return EventType.DELIVERED, details

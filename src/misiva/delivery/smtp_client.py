@@ -73,6 +73,7 @@ class SmtpClientPool:
         idle_seconds: float = 30.0,
         *,
         verify_certificates: bool = True,
+        ca_file: str | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         # RFC 5321 §4.5.3.2 asks for minutes per command; both timeouts are the caller's choice.
@@ -82,11 +83,13 @@ class SmtpClientPool:
         self._command_timeout = command_timeout
         self._idle_seconds = idle_seconds
         self._verify = verify_certificates
+        # CAs that MX certificates checked for MTA-STS must chain to (None: the system's).
+        self._ca_file = ca_file
         self._clock = clock
         self._slots: dict[Destination, _Slot] = {}
         self._next_reap = clock() + idle_seconds
         self._closed = False
-        self._tls_contexts: dict[bool, ssl.SSLContext] = {}
+        self._tls_contexts: dict[tuple[bool, bool], ssl.SSLContext] = {}
 
     async def send(
         self,
@@ -218,7 +221,7 @@ class SmtpClientPool:
             timeout=self._command_timeout,
             use_tls=implicit,
             start_tls=False,
-            tls_context=self._tls_context(destination.tls),
+            tls_context=self._tls_context(destination),
         )
         label = f"{destination.host}:{destination.port}"
         ip = destination.host if _is_ip(destination.host) else ""
@@ -226,7 +229,7 @@ class SmtpClientPool:
             await smtp.connect(timeout=self._connect_timeout)
             ip = _peer_ip(smtp) or ip
             await _greet(smtp)
-            await _secure(smtp, destination.tls, label)
+            await _secure(smtp, destination, label)
             if destination.username is not None:
                 await _login(smtp, destination.username, destination.password or "")
         except BaseException as exc:
@@ -240,17 +243,20 @@ class SmtpClientPool:
             raise
         return _Connection(smtp, ip, label, self._clock())
 
-    def _tls_context(self, mode: TlsMode) -> ssl.SSLContext:
+    def _tls_context(self, destination: Destination) -> ssl.SSLContext:
         # MX delivery encrypts without checking certificates, as MTAs do (RFC 7435
-        # opportunistic security); a relay's certificate is checked unless told otherwise.
-        verify = self._verify and mode is not TlsMode.OPPORTUNISTIC
-        context = self._tls_contexts.get(verify)
+        # opportunistic security), unless MTA-STS names the host the certificate must match;
+        # a relay's certificate is checked unless told otherwise.
+        sts = destination.tls_name is not None
+        verify = sts or (self._verify and destination.tls is not TlsMode.OPPORTUNISTIC)
+        key = (verify, sts)
+        context = self._tls_contexts.get(key)
         if context is None:
-            context = ssl.create_default_context()
+            context = ssl.create_default_context(cafile=self._ca_file if sts else None)
             if not verify:
                 context.check_hostname = False
                 context.verify_mode = ssl.CERT_NONE
-            self._tls_contexts[verify] = context
+            self._tls_contexts[key] = context
         return context
 
 
@@ -264,15 +270,17 @@ async def _greet(smtp: aiosmtplib.SMTP) -> None:
         await smtp.helo()
 
 
-async def _secure(smtp: aiosmtplib.SMTP, mode: TlsMode, label: str) -> None:
+async def _secure(smtp: aiosmtplib.SMTP, destination: Destination, label: str) -> None:
     """STARTTLS when the mode asks for it (RFC 3207), then EHLO again as §4.2 requires."""
+    mode = destination.tls
     if mode not in (TlsMode.STARTTLS, TlsMode.OPPORTUNISTIC):
         return
     if not smtp.supports_extension("starttls"):
         if mode is TlsMode.OPPORTUNISTIC:
             return
         raise _ConnectFailed(connection_failed(f"{label} does not offer the STARTTLS required"))
-    await smtp.starttls()
+    # Connected by address, the certificate is checked against the MX host's name.
+    await smtp.starttls(server_hostname=destination.tls_name)
     await _greet(smtp)
 
 

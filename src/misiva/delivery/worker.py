@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -12,8 +13,9 @@ from misiva.delivery.retry import RetrySchedule, settle
 from misiva.domain.clock import Clock, utcnow
 from misiva.domain.delivery import AttemptResult, ClaimedMessage, EventRecord, RecipientOutcome
 from misiva.domain.errors import MisivaError
+from misiva.domain.identity import SendingIdentity
 from misiva.domain.ids import new_worker_id
-from misiva.domain.records import CapturedMessage, SendingDomain
+from misiva.domain.records import CapturedMessage
 from misiva.domain.smtp import SMTPReply
 from misiva.events.record import record_attempts
 from misiva.storage import Database, queue
@@ -23,6 +25,10 @@ from misiva.storage import domains as domain_store
 log = logging.getLogger(__name__)
 
 INTERNAL_ERROR = SMTPReply(451, "4.3.0 local error while delivering; will retry")
+# How long a worker keeps a domain's signing keys and Return-Path before reading them again:
+# a rotation's new key signs within this long of its activation, and the key it replaces
+# stays published for days (domain.dkim_keys.RotationPolicy), so the lag is harmless.
+IDENTITY_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +57,8 @@ class DeliveryWorker:
         self._schedule = schedule
         self._config = config
         self._clock = clock
-        self._domains: dict[int, SendingDomain] = {}
+        # domain id -> (monotonic time it expires, what delivery signs and returns with)
+        self._identities: dict[int, tuple[float, SendingIdentity]] = {}
         self._wake = asyncio.Event()
         # Finished attempts waiting for the recorder, each with a future set once committed.
         self._done: list[tuple[Delivery, asyncio.Future[None]]] = []
@@ -138,13 +145,21 @@ class DeliveryWorker:
             claimed = await queue.claim_due(
                 tx, worker_id=self.worker_id, now=now, lease_until=lease_until, limit=limit
             )
-            missing = list({m.domain_id for m in claimed} - self._domains.keys())
-            self._domains.update(await domain_store.get_domains_by_id(tx, missing))
+            moment = time.monotonic()
+            stale = [
+                i
+                for i in {m.domain_id for m in claimed}
+                if i not in self._identities or self._identities[i][0] <= moment
+            ]
+            fresh = await domain_store.sending_identities(tx, stale)
+        for domain_id, identity in fresh.items():
+            self._identities[domain_id] = (moment + IDENTITY_SECONDS, identity)
         return claimed
 
     async def _attempt(self, message: ClaimedMessage) -> Delivery:
         try:
-            return await deliver_one(message, self._domains[message.domain_id], self._deps)
+            identity = self._identities[message.domain_id][1]
+            return await deliver_one(message, identity, self._deps)
         except Exception:
             # A bug or an unexpected library error must not lose the message or stop the
             # worker: the attempt counts as a transient failure and is retried.

@@ -132,6 +132,36 @@ class Resolver:
             if isinstance(record, dns.rdtypes.ANY.TXT.TXT)
         ]
 
+    async def lookup(self, name: str, rdtype: str) -> list[str]:
+        """One uncached question for a domain check or SPF evaluation (RFC 7208 §5), answered
+        as text: A/AAAA addresses, MX hosts by preference (no implicit MX, RFC 7208 §5.4),
+        the CNAME target, or TXT values with their strings joined. No such name or no
+        records is [] (a "void lookup", RFC 7208 §4.6.4); other failures raise DnsError."""
+        kind = dns.rdatatype.from_text(rdtype)
+        try:
+            answer = await self._query(_to_name(name), kind)
+        except DnsError as error:
+            if error.permanent:
+                return []
+            raise
+        records = list(answer.rrset or ())
+        if kind == dns.rdatatype.MX:
+            exchanges = sorted(
+                (r.preference, _host_text(r.exchange))
+                for r in records
+                if isinstance(r, dns.rdtypes.ANY.MX.MX)
+            )
+            return [host for _, host in exchanges]
+        if kind == dns.rdatatype.TXT:
+            return [
+                b"".join(r.strings).decode("utf-8", "replace")
+                for r in records
+                if isinstance(r, dns.rdtypes.ANY.TXT.TXT)
+            ]
+        if kind in (dns.rdatatype.CNAME, dns.rdatatype.PTR, dns.rdatatype.NS):
+            return [r.target.to_text(omit_final_dot=True).lower() for r in records]
+        return [r.to_text() for r in records]
+
     async def _lookup_mx(self, name: dns.name.Name) -> tuple[MxRecords, float]:
         answer = await self._query(name, dns.rdatatype.MX)
         ttl = float(answer.chaining_result.minimum_ttl)

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 from misiva.domain.enums import EventType, MessageStatus, RouteKind, TlsMode
 from misiva.domain.smtp import ReplyClass, SMTPReply
+
+
+class Priority(IntEnum):
+    """Which due mail a worker claims first: transactional streams before commercial ones, so
+    a password reset never waits behind a newsletter of a hundred thousand."""
+
+    TRANSACTIONAL = 0
+    COMMERCIAL = 1
 
 
 class RecipientState(StrEnum):
@@ -46,6 +54,9 @@ class Destination:
     tls: TlsMode
     username: str | None = None
     password: str | None = None
+    # The name the server's certificate must carry, when it must be valid (an MX reached by
+    # its address under an MTA-STS policy, RFC 8461 §4.2); None keeps the mode's own rule.
+    tls_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +86,12 @@ class RecipientOutcome:
     reply: SMTPReply
     host: str = ""
     ip: str = ""
+    # Set when the sender held the recipient back itself (the receiving provider's limit
+    # was reached, see delivery/shaping.py): nothing was sent, so it is not an attempt and
+    # no event is recorded; the message is due again after this many seconds.
+    held_seconds: float | None = None
+    # What the timeline should also show, e.g. an MTA-STS policy in testing mode not met.
+    note: str = ""
 
     @property
     def reply_class(self) -> ReplyClass:
@@ -102,3 +119,5 @@ class AttemptResult:
     rcpt_state: dict[str, str]
     next_attempt_at: datetime
     updated_at: datetime
+    # False when every recipient was held back: the claim's count of attempts is undone.
+    attempted: bool = True

@@ -32,6 +32,12 @@ class EventType(StrEnum):
     COMPLAINED = "complained"
     AUTO_REPLIED = "autoreplied"
     SUBSCRIPTION_CHANGED = "subscription_changed"
+    # A sending domain's DNS record that passed its last check fails now (no message: the
+    # event's recipient is the domain's name; docs/deliverability-domains.md).
+    DOMAIN_CHECK_FAILED = "domain_check_failed"
+    # A sending-health alert opened or resolved (no message; details say which:
+    # docs/deliverability-monitoring.md).
+    ALERT = "alert"
 
 
 class StreamType(StrEnum):
@@ -113,3 +119,6 @@ class ErrorCode:
     STREAM_NOT_FOUND = 1235
     STREAM_NOT_SENDABLE = 1236
     STREAM_ID_RESERVED = 1237
+    # Misiva's own: content checks (docs/deliverability-content.md). Not Postmark's codes.
+    SPAM_CHECK_NOT_CONFIGURED = 1140
+    SPAM_CHECK_UNAVAILABLE = 1141

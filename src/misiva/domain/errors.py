@@ -53,3 +53,7 @@ class SetupError(MisivaError):
 
 class TooLarge(MisivaError):
     """A message or batch over Postmark's size limits (HTTP 413)."""
+
+
+class ServiceUnavailable(MisivaError):
+    """A service Misiva relies on (such as spamd) did not answer (HTTP 503)."""

@@ -69,6 +69,8 @@ class NewMessage:
     template_id: int | None = None
     template_version: int | None = None
     locale: str | None = None
+    # Claim order under contention (domain.delivery.Priority): 0 transactional, 1 commercial.
+    priority: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,9 @@ class Capability(StrEnum):
 
     READ = "read"
     EDIT_CONTENT = "edit-content"  # templates, layouts, offers
+    # Publish content that fails the content checks (lint errors, a spam score over the
+    # threshold), warned; without it such a publish is refused.
+    PUBLISH_OVER_CHECKS = "publish-over-checks"
     MANAGE_CONTACTS = "manage-contacts"  # contacts, suppressions
     SEE_STATS = "see-stats"
     MANAGE_INTEGRATION = "manage-integration"  # servers, API tokens, domains, webhooks
@@ -34,6 +37,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
         {
             Capability.READ,
             Capability.EDIT_CONTENT,
+            Capability.PUBLISH_OVER_CHECKS,
             Capability.SEE_STATS,
             Capability.MANAGE_INTEGRATION,
         }

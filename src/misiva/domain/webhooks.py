@@ -16,6 +16,11 @@ class RecordType(StrEnum):
     OPEN = "Open"
     CLICK = "Click"
     SUBSCRIPTION_CHANGE = "SubscriptionChange"
+    # Misiva's own (Postmark has no such webhook): a domain's DNS record broke.
+    DOMAIN_CHECK_FAILED = "DomainCheckFailed"
+    # Misiva's own: a sending-health alert (bounce, complaint, deferral rate, delivery time)
+    # opened or resolved.
+    ALERT = "Alert"
 
 
 # Postmark posts auto-replies as Bounce records of Type AutoResponder; queueing and
@@ -28,4 +33,10 @@ RECORD_TYPES: dict[EventType, RecordType] = {
     EventType.OPENED: RecordType.OPEN,
     EventType.CLICKED: RecordType.CLICK,
     EventType.SUBSCRIPTION_CHANGED: RecordType.SUBSCRIPTION_CHANGE,
+    EventType.DOMAIN_CHECK_FAILED: RecordType.DOMAIN_CHECK_FAILED,
+    EventType.ALERT: RecordType.ALERT,
 }
+
+# Record types about the server rather than one stream's message: every webhook of the
+# server that enables them hears them, whatever its stream.
+SERVER_WIDE: frozenset[RecordType] = frozenset({RecordType.DOMAIN_CHECK_FAILED, RecordType.ALERT})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from misiva.domain.delivery import EventRecord
 from misiva.domain.records import StoredMessage, Webhook
-from misiva.domain.webhooks import RECORD_TYPES
+from misiva.domain.webhooks import RECORD_TYPES, SERVER_WIDE
 from misiva.storage import Tx
 from misiva.storage import webhooks as webhook_store
 from misiva.storage.webhooks import NewDelivery
@@ -37,7 +37,8 @@ async def queue_webhooks(
         stream = event.details.get("stream") or (message.stream if message else "outbound")
         record_type = RECORD_TYPES[event.type]
         for webhook in by_server.get(event.server_id, []):
-            if webhook.stream == stream and wants(webhook, record_type, event):
+            on_stream = webhook.stream == stream or record_type in SERVER_WIDE
+            if on_stream and wants(webhook, record_type, event):
                 rows.append(
                     NewDelivery(
                         webhook.id, event.server_id, event.message_id, event_id, record_type

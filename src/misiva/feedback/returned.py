@@ -19,6 +19,7 @@ from misiva.domain.delivery import EventRecord
 from misiva.domain.enums import EventType
 from misiva.domain.records import StoredMessage
 from misiva.events.record import record_events
+from misiva.feedback.dmarc import DmarcReports
 from misiva.storage import Database
 from misiva.storage import messages as message_store
 
@@ -40,6 +41,11 @@ class Handled:
 # Mail to a List-Unsubscribe mailto: the message id in the address, and who wrote.
 OnUnsubscribe = Callable[[str, str], Awaitable[bool]]
 
+# Where DMARC aggregate reports come (`rua=mailto:dmarc@BOUNCE_DOMAIN` in a domain's record).
+DMARC_LOCAL_PART = "dmarc"
+# RFC 7489 §7.2.1.1: a report's Subject starts so; reports sent to a VERP address are found too.
+_REPORT_SUBJECT = "report domain:"
+
 
 class ReturnedMail:
     def __init__(
@@ -49,15 +55,19 @@ class ReturnedMail:
         *,
         clock: Clock = utcnow,
         on_unsubscribe: OnUnsubscribe | None = None,
+        dmarc: DmarcReports | None = None,
     ) -> None:
         self._db = db
         self._domain = bounce_domain
         self._clock = clock
         self._on_unsubscribe = on_unsubscribe
+        self._dmarc = dmarc
 
     def accepts(self, rcpt: str) -> bool:
         """Only our VERP and unsubscribe addresses: the receiver is no open relay and no inbox."""
         if verp_message_id(rcpt, self._domain) is not None:
+            return True
+        if self._dmarc is not None and self._is_dmarc_address(rcpt):
             return True
         return (
             self._on_unsubscribe is not None
@@ -69,6 +79,10 @@ class ReturnedMail:
         unsubscribing = [m for r in rcpts if (m := unsubscribe_message_id(r, self._domain))]
         if unsubscribing and self._on_unsubscribe is not None:
             return await self._unsubscribe(raw, unsubscribing)
+        if self._dmarc is not None and (
+            any(self._is_dmarc_address(r) for r in rcpts) or _subject_says_report(raw)
+        ):
+            return await self._dmarc_reports(self._dmarc, raw)
         reports = parse_feedback_all(raw)
         message_id = next((m for r in rcpts if (m := verp_message_id(r, self._domain))), None)
         if message_id is None:
@@ -100,6 +114,16 @@ class ReturnedMail:
             done += await self._on_unsubscribe(message_id, sender)
         return Handled(message_ids[0], done, ("unsubscribe",))
 
+    def _is_dmarc_address(self, rcpt: str) -> bool:
+        return rcpt.strip("<> ").lower() == f"{DMARC_LOCAL_PART}@{self._domain}".lower()
+
+    async def _dmarc_reports(self, dmarc: DmarcReports, raw: bytes) -> Handled:
+        """Aggregate reports (RFC 7489 §7.2): kept per server; one that cannot be read is
+        logged by the receiver, not bounced: the reporter would only resend it."""
+        mailed = await dmarc.from_mail(raw)
+        kinds = ("dmarc-report", *(f"refused {why}" for why in mailed.refused))
+        return Handled(None, sum(i.new for i in mailed.ingested), kinds)
+
     def _events(self, report: FeedbackReport, message: StoredMessage) -> list[EventRecord]:
         kind = _EVENT.get(report.kind)
         if kind is None:
@@ -129,3 +153,10 @@ class ReturnedMail:
             )
             for recipient in recipients
         ]
+
+
+def _subject_says_report(raw: bytes) -> bool:
+    # Only the header block is read: the body may be megabytes of compressed report.
+    head = raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0]
+    subject = message_from_bytes(head).get("Subject", "")
+    return str(subject).strip().lower().startswith(_REPORT_SUBJECT)

@@ -7,7 +7,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from misiva.domain.clock import Clock, utcnow
-from misiva.domain.enums import ErrorCode
+from misiva.domain.delivery import Priority
+from misiva.domain.enums import ErrorCode, StreamType
 from misiva.domain.errors import InvalidRequest, MisivaError, SenderNotAllowed
 from misiva.domain.ids import new_message_id
 from misiva.domain.message import SendFields, SendRequest, SendResult
@@ -255,7 +256,16 @@ def _new_message(
         template_id=fields.template_id,
         template_version=fields.template_version,
         locale=fields.locale,
+        priority=_priority(context, request.stream),
     )
+
+
+def _priority(context: ServerContext, stream: str) -> Priority:
+    """Commercial (Broadcasts) streams wait behind transactional ones when the queue is busy."""
+    found = context.streams.get(stream)
+    if found is not None and found.stream_type is StreamType.BROADCASTS:
+        return Priority.COMMERCIAL
+    return Priority.TRANSACTIONAL
 
 
 def _settle(candidates: list[_Prepared], inactive: list[frozenset[str]]) -> Settled:

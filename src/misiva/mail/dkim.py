@@ -1,7 +1,7 @@
-"""DKIM (RFC 6376): make keys, sign outgoing messages, verify signatures, say what to publish.
+"""DKIM (RFC 6376): make keys, sign outgoing messages, verify signatures.
 
-dkimpy is imported here and nowhere else: it canonicalises and verifies; the RSA step of
-signing runs in OpenSSL through `cryptography` (see `_signature_header` for why).
+dkimpy is imported here and nowhere else: it canonicalises and verifies; the RSA and Ed25519
+(RFC 8463) steps of signing run in OpenSSL through `cryptography` (see `_signature_header`).
 """
 
 from __future__ import annotations
@@ -12,14 +12,15 @@ import hashlib
 import re
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 import dkim as dkimpy
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 
+from misiva.domain.dkim_keys import KeyAlgorithm
 from misiva.mail.addresses import ascii_domain
 
 # The header fields we sign when present: RFC 6376 §5.4.1's list of those that SHOULD be
@@ -48,6 +49,8 @@ SIGNED_HEADERS = (
 _CANONICALIZE = (b"relaxed", b"relaxed")
 _NAME = b"DKIM-Signature"
 _FIELD_NAME = re.compile(rb"^([!-9;-~]+)[ \t]*:", re.MULTILINE)
+_SIGNATURE_FIELD = re.compile(rb"^DKIM-Signature[ \t]*:((?:.*\r?\n[ \t].*)*.*)", re.I | re.M)
+_TAG = re.compile(rb"(?:^|;)\s*([a-z]+)\s*=\s*([^;]*)")
 
 
 class DkimError(ValueError):
@@ -56,37 +59,25 @@ class DkimError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class DkimKey:
-    """An RSA signing key and the TXT value that publishes its public half."""
+    """A signing key and the TXT value that publishes its public half."""
 
     selector: str
-    private_key_pem: bytes  # PKCS#1 ("BEGIN RSA PRIVATE KEY"), the form dkimpy reads
-    public_txt: str  # "v=DKIM1; k=rsa; p=<base64 SubjectPublicKeyInfo>" (RFC 6376 §3.6.1)
+    # RSA: PKCS#1 ("BEGIN RSA PRIVATE KEY"), the form dkimpy reads; Ed25519: PKCS#8 PEM.
+    private_key_pem: bytes
+    # RSA: "v=DKIM1; k=rsa; p=<base64 SubjectPublicKeyInfo>" (RFC 6376 §3.6.1);
+    # Ed25519: "v=DKIM1; k=ed25519; p=<base64 of the 32-octet public key>" (RFC 8463 §4).
+    public_txt: str
+    algorithm: KeyAlgorithm = KeyAlgorithm.RSA
 
 
-@dataclass(frozen=True, slots=True)
-class DnsRecord:
-    """One DNS record a user publishes: host name, type, value."""
-
-    name: str
-    type: str
-    value: str
-
-
-@dataclass(frozen=True, slots=True)
-class DomainRecords:
-    """What a sending domain publishes: its DKIM key, and SPF and DMARC suggestions."""
-
-    dkim: DnsRecord
-    spf: DnsRecord
-    dmarc: DnsRecord
-
-    @property
-    def all(self) -> tuple[DnsRecord, ...]:
-        return (self.dkim, self.spf, self.dmarc)
-
-
-def generate_key(selector: str, bits: int = 2048) -> DkimKey:
-    """A new RSA key; RFC 8301 §3.2 asks for at least 1024 bits, and 2048 is the usual size."""
+def generate_key(
+    selector: str, bits: int = 2048, algorithm: KeyAlgorithm = KeyAlgorithm.RSA
+) -> DkimKey:
+    """A new key. RSA: RFC 8301 §3.2 asks for at least 1024 bits, and 2048 is the usual size
+    (4096 no longer fits in one UDP answer with many providers). Ed25519 keys are always 256
+    bits, and their TXT record is short enough for any DNS provider's form."""
+    if algorithm is KeyAlgorithm.ED25519:
+        return _ed25519_key(selector)
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
     private_pem = key.private_bytes(
         serialization.Encoding.PEM,
@@ -96,46 +87,62 @@ def generate_key(selector: str, bits: int = 2048) -> DkimKey:
     return DkimKey(selector=selector, private_key_pem=private_pem, public_txt=_public_txt(key))
 
 
-def new_selector(now: datetime) -> str:
-    """A selector naming the month the key was made, e.g. `misiva202611`.
-
-    Selectors are DNS labels (RFC 6376 §3.1); a dated one tells which key is older when
-    keys are rotated, and old and new can be published side by side.
-    """
-    return f"misiva{now:%Y%m}"
-
-
-def dns_records(domain: str, key: DkimKey) -> DomainRecords:
-    """The records to publish for `domain`, host names in ASCII (A-label) form.
-
-    The DKIM value of a 2048-bit key is longer than one 255-octet TXT string (RFC 1035
-    §3.3.14); DNS providers' forms split it themselves, and verifiers join the strings
-    (RFC 6376 §3.6.2.2).
-    """
-    name = ascii_domain(domain)
-    return DomainRecords(
-        dkim=DnsRecord(f"{key.selector}._domainkey.{name}", "TXT", key.public_txt),
-        # RFC 7208: the domain's own A and MX hosts may send; others soft-fail while testing.
-        spf=DnsRecord(name, "TXT", "v=spf1 a mx ~all"),
-        # RFC 7489 §6.3: p=none only reports, the safe first step before quarantine/reject.
-        dmarc=DnsRecord(f"_dmarc.{name}", "TXT", f"v=DMARC1; p=none; rua=mailto:dmarc@{name}"),
+def _ed25519_key(selector: str) -> DkimKey:
+    key = ed25519.Ed25519PrivateKey.generate()
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
+    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    public_txt = "v=DKIM1; k=ed25519; p=" + base64.b64encode(raw).decode("ascii")
+    return DkimKey(selector, private_pem, public_txt, KeyAlgorithm.ED25519)
 
 
-def sign(message: bytes, *, domain: str, selector: str, private_key_pem: bytes) -> bytes:
-    """The message with a DKIM-Signature header prepended (rsa-sha256, relaxed/relaxed), CRLF.
+def sign(
+    message: bytes,
+    *,
+    domain: str,
+    selector: str,
+    private_key_pem: bytes,
+    algorithm: KeyAlgorithm = KeyAlgorithm.RSA,
+) -> bytes:
+    """The message with a DKIM-Signature header prepended (relaxed/relaxed), CRLF.
 
     Raises DkimError when the key cannot be used.
     """
-    message = _crlf(message)
-    header = _signature_header(
-        message,
-        domain=ascii_domain(domain).encode("ascii"),
-        selector=selector.encode("ascii"),
-        private_key_pem=private_key_pem,
-        include_headers=headers_to_sign(message),
+    return sign_all(
+        message, domain=domain, keys=[DkimKey(selector, private_key_pem, "", algorithm)]
     )
-    return _crlf(header) + message
+
+
+def sign_all(message: bytes, *, domain: str, keys: Sequence[DkimKey]) -> bytes:
+    """The message signed once per key, the first key's signature on top.
+
+    RFC 8463 §4: a signer that adds an Ed25519 signature also signs with RSA, so that
+    verifiers that know only rsa-sha256 still find a signature they can check. Signatures
+    do not cover each other (DKIM-Signature is not in h=), so each is made independently.
+    """
+    message = _crlf(message)
+    include = headers_to_sign(message)
+    name = ascii_domain(domain).encode("ascii")
+    # Parsed and body-hashed once however many keys sign: the body hash is most of the
+    # cost of a signature, and it is the same for each (same canonicalisation, sha256).
+    parsed, body = _split(message)
+    body_hash = base64.b64encode(hashlib.sha256(relaxed_body(body)).digest())
+    headers = [
+        _crlf(
+            _signature_header(
+                parsed,
+                body_hash,
+                domain=name,
+                selector=key.selector.encode("ascii"),
+                private_key_pem=key.private_key_pem,
+                include_headers=include,
+                algorithm=key.algorithm,
+            )
+        )
+        for key in keys
+    ]
+    return b"".join(headers) + message
 
 
 def verify(message: bytes, txt_records: dict[str, str]) -> bool:
@@ -152,6 +159,31 @@ def verify(message: bytes, txt_records: dict[str, str]) -> bool:
         return None if value is None else value.encode("ascii")
 
     return bool(dkimpy.verify(message, dnsfunc=dnsfunc))
+
+
+def verify_each(message: bytes, txt_records: dict[str, str]) -> list[bool]:
+    """Whether each DKIM signature verifies, top first, keys looked up in `txt_records`."""
+    records = {_dns_key(name): value for name, value in txt_records.items()}
+
+    def dnsfunc(name: bytes | str, timeout: float = 5) -> bytes | None:
+        text = name.decode("ascii") if isinstance(name, bytes) else name
+        value = records.get(_dns_key(text))
+        return None if value is None else value.encode("ascii")
+
+    checker = dkimpy.DKIM(message)
+    count = len(signatures(message))
+    return [bool(checker.verify(idx=index, dnsfunc=dnsfunc)) for index in range(count)]
+
+
+def signatures(message: bytes) -> list[tuple[str, str, str]]:
+    """(d=, s=, a=) of each DKIM-Signature of the header block, top first: which keys a
+    verifier looks up (at s._domainkey.d, RFC 6376 §3.6.2.1)."""
+    header_block = _crlf(message).split(b"\r\n\r\n", 1)[0]
+    found = []
+    for match in _SIGNATURE_FIELD.finditer(header_block):
+        tags = {k: re.sub(rb"\s+", b"", v) for k, v in _TAG.findall(match.group(1))}
+        found.append(tuple(tags.get(t, b"").decode("ascii", "replace") for t in (b"d", b"s", b"a")))
+    return [(d, s, a) for d, s, a in found]
 
 
 def headers_to_sign(message: bytes) -> list[bytes]:
@@ -171,12 +203,14 @@ def headers_to_sign(message: bytes) -> list[bytes]:
 
 
 def _signature_header(
-    message: bytes,
+    headers: list[list[bytes]],
+    body_hash: bytes,
     *,
     domain: bytes,
     selector: bytes,
     private_key_pem: bytes,
     include_headers: list[bytes],
+    algorithm: KeyAlgorithm = KeyAlgorithm.RSA,
 ) -> bytes:
     """The `DKIM-Signature: ...` field, CRLF-terminated.
 
@@ -184,13 +218,12 @@ def _signature_header(
     hashing, used below exactly as its own signer composes them); OpenSSL (`cryptography`)
     does the RSA step. Measured on this machine: dkimpy's pure-Python RSA costs ~6.4 ms a
     signature and capped delivery near 150 messages/s per core; OpenSSL's costs ~0.3 ms.
+    Ed25519 (RFC 8463 §3) signs the same SHA-256 header hash with PureEdDSA.
     """
-    headers, body = _split(message)
     policy = dkimpy.CanonicalizationPolicy.from_c_value(b"/".join(_CANONICALIZE))
-    body_hash = base64.b64encode(hashlib.sha256(relaxed_body(body)).digest())
     fields = [
         (b"v", b"1"),
-        (b"a", b"rsa-sha256"),
+        (b"a", algorithm.signature_algorithm.encode("ascii")),
         (b"c", policy.to_c_value()),
         (b"d", domain),
         (b"i", b"@" + domain),
@@ -214,9 +247,15 @@ def _signature_header(
         (_NAME, b" " + unsigned),
         dict(fields),
     )
-    signature = _rsa_key(private_key_pem).sign(
-        digest.digest(), padding.PKCS1v15(), Prehashed(hashes.SHA256())
-    )
+    key = _private_key(private_key_pem)
+    if algorithm is KeyAlgorithm.ED25519:
+        if not isinstance(key, ed25519.Ed25519PrivateKey):
+            raise DkimError("The DKIM private key is not an Ed25519 key.")
+        signature = key.sign(digest.digest())
+    else:
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise DkimError("The DKIM private key is not an RSA key.")
+        signature = key.sign(digest.digest(), padding.PKCS1v15(), Prehashed(hashes.SHA256()))
     fields[-1] = (b"b", base64.b64encode(signature))
     value = b"; ".join(b"=".join(f) for f in fields) + b"\r\n"
     folded: bytes = dkimpy.fold(value, namelen=len(_NAME), linesep=b"\r\n")
@@ -259,14 +298,14 @@ def _split(message: bytes) -> tuple[list[list[bytes]], bytes]:
 
 
 @functools.lru_cache(maxsize=256)
-def _rsa_key(private_key_pem: bytes) -> rsa.RSAPrivateKey:
+def _private_key(private_key_pem: bytes) -> rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey:
     """Parsing a PEM key costs more than a signature: parse each domain's key once."""
     try:
         key = serialization.load_pem_private_key(private_key_pem, password=None)
     except (TypeError, ValueError) as exc:
         raise DkimError(f"Unreadable DKIM private key: {exc}") from exc
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise DkimError("The DKIM private key is not an RSA key.")
+    if not isinstance(key, rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey):
+        raise DkimError("The DKIM private key is neither an RSA nor an Ed25519 key.")
     return key
 
 

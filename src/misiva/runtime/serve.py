@@ -90,9 +90,19 @@ async def _run(platform: Platform, only: tuple[str, ...]) -> None:
         retention = platform.new_retention()
         expiry = platform.new_expiry()
         folder = RollupFolder(platform.db)
+        alerts = platform.new_alert_evaluator()
+        domain_checks = platform.new_domain_checks()
+        rotation = platform.new_dkim_rotation()
 
         async def run_scheduler() -> None:
-            await asyncio.gather(retention.run(stop), expiry.run(stop), folder.run(stop))
+            await asyncio.gather(
+                retention.run(stop),
+                expiry.run(stop),
+                folder.run(stop),
+                alerts.run(stop),
+                domain_checks.run(stop),
+                rotation.run(stop),
+            )
 
         starters["scheduler"] = run_scheduler
     if "smtp" in only:

@@ -4,29 +4,40 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
-from misiva.accounts.domain_checks import DomainChecker, ReturnPath
 from misiva.accounts.throttle import AuthGuard
 from misiva.api.deps import ApiDeps
+from misiva.authoring.content_checks import ContentChecker
 from misiva.config import Settings
 from misiva.delivery.deliver import DeliveryDeps
+from misiva.delivery.mta_sts import MtaSts
 from misiva.delivery.retry import RetrySchedule
 from misiva.delivery.routes import parse_routes
+from misiva.delivery.shaping import Shaper, shaping_config
 from misiva.delivery.smtp_client import SmtpClientPool
 from misiva.delivery.transports import transport_table
 from misiva.delivery.worker import DeliveryWorker, WorkerConfig
 from misiva.dns.resolver import Resolver
 from misiva.domain.clock import utcnow
+from misiva.domain.dkim_keys import RotationPolicy
 from misiva.domain.errors import SetupError
+from misiva.feedback.dmarc import DmarcReports
 from misiva.feedback.engagement import Engagement
 from misiva.feedback.receiver import BounceReceiver
 from misiva.feedback.returned import ReturnedMail
 from misiva.ingest.accept import Ingestor
 from misiva.ingest.tenants import ServerDirectory
+from misiva.mail.published import SendingSetup
+from misiva.scheduler.alert_mail import AlertMail
+from misiva.scheduler.alerts import AlertConfig, AlertEvaluator
+from misiva.scheduler.dkim_rotation import DkimRotation
+from misiva.scheduler.domain_checks import DomainChecker, DomainCheckTask
 from misiva.scheduler.retention import RetentionConfig, RetentionTask
 from misiva.scheduler.subscriptions import ExpiredRequests
 from misiva.smtp.handler import SubmissionHandler
 from misiva.smtp.server import Listener, SubmissionServer, tls_context
+from misiva.spam.spamd import SpamdClient
 from misiva.storage import Database
 from misiva.subscriptions.optin import OptIn
 from misiva.subscriptions.recipient import RecipientLinks
@@ -57,6 +68,8 @@ class Platform:
             links=links,
             recipient_links=self.recipient_links(),
             opt_in=OptIn(self.db, links, self.ingestor),
+            content_checks=self.content_checker(),
+            bounce_domain=self.settings.bounce_domain,
         )
 
     def web_deps(self) -> WebDeps:
@@ -67,11 +80,35 @@ class Platform:
             logins=AuthGuard(10, 900),
             ingestor=self.ingestor,
             directory=self.directory,
-            domain_checker=DomainChecker(
-                self.settings.dns_nameserver,
-                ReturnPath(self.settings.bounce_domain, self.settings.hostname),
+            domain_checker=self.domain_checker(),
+            content_checks=self.content_checker(),
+        )
+
+    def content_checker(self) -> ContentChecker:
+        s = self.settings
+        spamd = SpamdClient.from_addr(s.spamd_addr) if s.spamd_addr else None
+        return ContentChecker(spamd, s.spam_threshold)
+
+    def domain_checker(self) -> DomainChecker:
+        s = self.settings
+        return DomainChecker(
+            s.dns_nameserver,
+            SendingSetup(s.hostname, s.bounce_domain, s.outbound_addresses),
+            policy=RotationPolicy(
+                overlap=timedelta(hours=s.dkim_overlap_hours),
+                retire_after=timedelta(hours=s.dkim_retire_hours),
             ),
         )
+
+    def new_domain_checks(self) -> DomainCheckTask:
+        return DomainCheckTask(
+            self.db,
+            self.domain_checker(),
+            interval_seconds=self.settings.domain_check_interval_seconds,
+        )
+
+    def new_dkim_rotation(self) -> DkimRotation:
+        return DkimRotation(self.db, self.domain_checker())
 
     def recipient_links(self) -> RecipientLinks:
         return RecipientLinks(self.db, ConsentLinks(self.settings.link_base), self.ingestor)
@@ -95,7 +132,10 @@ class Platform:
             raise SetupError("the bounce receiver needs MISIVA_BOUNCE_DOMAIN")
         host, port = host_port("MISIVA_BOUNCE_ADDR", s.bounce_addr)
         returned = ReturnedMail(
-            self.db, s.bounce_domain, on_unsubscribe=self.recipient_links().unsubscribe_by_mail
+            self.db,
+            s.bounce_domain,
+            on_unsubscribe=self.recipient_links().unsubscribe_by_mail,
+            dmarc=DmarcReports(self.db),
         )
         return BounceReceiver(returned, host, port, s.hostname)
 
@@ -125,6 +165,13 @@ class Platform:
             loopback_plaintext=s.smtp_loopback_plaintext_auth,
         )
 
+    def new_alert_evaluator(self) -> AlertEvaluator:
+        s = self.settings
+        mail = AlertMail(
+            self.db, sender=self.ingestor, from_address=s.alert_sender, ui_base=s.link_base
+        )
+        return AlertEvaluator(self.db, mail, AlertConfig(interval_seconds=s.alert_interval_seconds))
+
     def new_expiry(self) -> ExpiredRequests:
         return ExpiredRequests(self.db)
 
@@ -136,12 +183,19 @@ class Platform:
             connect_timeout=s.smtp_connect_timeout,
             command_timeout=s.smtp_command_timeout,
             verify_certificates=s.smtp_verify_certificates,
+            ca_file=s.mta_sts_ca_file,
         )
         self._pools.append(pool)
         resolver = Resolver(nameserver=s.dns_nameserver)
+        mta_sts = None
+        if s.mta_sts:
+            mta_sts = MtaSts(resolver, policy_url=s.mta_sts_policy_url, ca_file=s.mta_sts_ca_file)
+            self._closers.append(mta_sts.close)
         deps = DeliveryDeps(
             routes=parse_routes(s.routes),
-            transports=transport_table(pool, resolver, s.mx_port),
+            transports=transport_table(
+                pool, resolver, s.mx_port, shaper=Shaper(shaping_config(s)), mta_sts=mta_sts
+            ),
             bounce_domain=s.bounce_domain,
         )
         worker = DeliveryWorker(

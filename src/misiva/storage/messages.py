@@ -40,6 +40,7 @@ def _row_values(message: NewMessage) -> dict[str, Any]:
         "leased_by": None,
         "accepted_at": message.accepted_at,
         "updated_at": message.accepted_at,
+        "priority": message.priority,
     }
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from misiva.domain.delivery import AttemptResult, ClaimedMessage
+from misiva.domain.delivery import AttemptResult, ClaimedMessage, Priority
 from misiva.domain.enums import MessageStatus
 from misiva.storage.engine import Tx
 from misiva.storage.tables import messages
@@ -30,16 +30,37 @@ _CLAIMABLE = sa.bindparam(
 async def claim_due(
     tx: Tx, *, worker_id: str, now: datetime, lease_until: datetime, limit: int
 ) -> list[ClaimedMessage]:
-    """Lease up to `limit` due messages to one worker, oldest due first.
+    """Lease up to `limit` due messages to one worker: transactional ones first, then
+    commercial ones, each oldest due first.
 
-    On PostgreSQL, SKIP LOCKED lets many workers claim at once without waiting on each
-    other or taking the same row; SQLite has one writer at a time, so the IMMEDIATE
-    transaction already serialises claims. The lease is next_attempt_at itself: if the
-    worker dies, the message is due again when the lease ends.
+    One query per priority, the next only when the first left room: each is a range scan of
+    ix_messages_due (priority, next_attempt_at), where one ORDER BY priority, next_attempt_at
+    would walk every not-yet-due transactional row before reaching a due commercial one. On
+    PostgreSQL, SKIP LOCKED lets many workers claim at once without waiting on each other or
+    taking the same row; SQLite has one writer at a time, so the IMMEDIATE transaction
+    already serialises claims. The lease is next_attempt_at itself: if the worker dies, the
+    message is due again when the lease ends.
     """
+    claimed: list[ClaimedMessage] = []
+    for priority in Priority:
+        if len(claimed) >= limit:
+            break
+        claimed += await _claim_priority(
+            tx, priority, worker_id, now, lease_until, limit - len(claimed)
+        )
+    return claimed
+
+
+async def _claim_priority(
+    tx: Tx, priority: Priority, worker_id: str, now: datetime, lease_until: datetime, limit: int
+) -> list[ClaimedMessage]:
     due = (
         sa.select(messages.c.id)
-        .where(messages.c.status.in_(_CLAIMABLE), messages.c.next_attempt_at <= now)
+        .where(
+            messages.c.status.in_(_CLAIMABLE),
+            messages.c.priority == int(priority),
+            messages.c.next_attempt_at <= now,
+        )
         .order_by(messages.c.next_attempt_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -80,7 +101,8 @@ def _claimed(row: Any) -> ClaimedMessage:
 
 
 async def record_attempts(tx: Tx, results: list[AttemptResult]) -> None:
-    """Write the outcome of many attempts in one executemany round trip."""
+    """Write the outcome of many attempts in one executemany round trip; an attempt that
+    sent nothing (every recipient held back) gives back the attempt its claim counted."""
     if not results:
         return
     statement = (
@@ -91,6 +113,7 @@ async def record_attempts(tx: Tx, results: list[AttemptResult]) -> None:
             rcpt_state=sa.bindparam("b_rcpt_state", type_=messages.c.rcpt_state.type),
             next_attempt_at=sa.bindparam("b_next"),
             updated_at=sa.bindparam("b_updated"),
+            attempts=messages.c.attempts - sa.bindparam("b_uncounted", type_=sa.Integer),
             leased_by=None,
         )
     )
@@ -103,6 +126,7 @@ async def record_attempts(tx: Tx, results: list[AttemptResult]) -> None:
                 "b_rcpt_state": r.rcpt_state,
                 "b_next": r.next_attempt_at,
                 "b_updated": r.updated_at,
+                "b_uncounted": 0 if r.attempted else 1,
             }
             for r in results
         ],
@@ -111,9 +135,16 @@ async def record_attempts(tx: Tx, results: list[AttemptResult]) -> None:
 
 async def next_due_at(tx: Tx) -> datetime | None:
     """When the earliest claimable message falls due (lets an idle worker sleep exactly)."""
-    result = await tx.execute(
-        sa.select(sa.func.min(messages.c.next_attempt_at)).where(messages.c.status.in_(_CLAIMABLE))
-    )
-    # min() keeps its argument's type, so the value comes back UTC-aware.
-    value: datetime | None = result.scalar_one_or_none()
-    return value
+    found: list[datetime] = []
+    for priority in Priority:
+        # One min() per priority: each is the first entry of its range of ix_messages_due.
+        result = await tx.execute(
+            sa.select(sa.func.min(messages.c.next_attempt_at)).where(
+                messages.c.status.in_(_CLAIMABLE), messages.c.priority == int(priority)
+            )
+        )
+        # min() keeps its argument's type, so the value comes back UTC-aware.
+        value: datetime | None = result.scalar_one_or_none()
+        if value is not None:
+            found.append(value)
+    return min(found, default=None)

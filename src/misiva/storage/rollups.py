@@ -29,22 +29,23 @@ from misiva.domain.stats import (
     bounce_reason,
     recipient_domain,
 )
+from misiva.storage import health
 from misiva.storage.engine import Tx
-from misiva.storage.tables import (
-    message_events,
-    messages,
-    stats_latency,
-    stats_rollups,
-    stats_watermark,
-    templates,
-)
+from misiva.storage.rollup_sql import VALUE_LENGTH
+from misiva.storage.rollup_sql import email_domain as _domain
+from misiva.storage.rollup_sql import is_postgres as _is_postgres
+from misiva.storage.rollup_sql import period_start as _start
+from misiva.storage.rollup_sql import seconds_between as _seconds_between
+from misiva.storage.rollup_sql import truncate as _truncate
+from misiva.storage.rollup_sql import upsert_adding as _upsert
+from misiva.storage.tables import message_events, messages, templates
+from misiva.storage.tables_health import stats_latency, stats_rollups, stats_watermark
 
 WATERMARK = "events"
 # A gap in the event ids is an event whose transaction has not committed yet (PostgreSQL
 # hands out ids at insert, not at commit) or one that rolled back or was deleted. Past this
 # age of the event after it, no transaction can still be filling it: it is skipped.
 SETTLE = timedelta(minutes=2)
-VALUE_LENGTH = 255
 
 _e = message_events
 _m = messages
@@ -57,51 +58,6 @@ Counts = Counter[tuple[int, str, str, datetime, str, str]]
 class Folded:
     events: int  # events read (of every type) and now behind the watermark
     up_to: int  # the watermark after the fold
-
-
-# --- Dialects: the few expressions SQLite and PostgreSQL spell differently ------------------
-
-
-def _is_postgres(tx: Tx) -> bool:
-    return tx.dialect.name == "postgresql"
-
-
-def _start(tx: Tx, step: Step, column: Any) -> Any:
-    """The start of the hour or UTC day a timestamp falls in, as the column stores it."""
-    if _is_postgres(tx):
-        # In UTC whatever the session's time zone (PostgreSQL 12's three-argument form).
-        return sa.func.date_trunc(step.value, column, "UTC")
-    # SQLite keeps UTC as text 'YYYY-MM-DD HH:MM:SS.ffffff' (types.UTCDateTime): a start
-    # must be written the same way for comparisons with bound datetimes to hold.
-    text = sa.type_coerce(column, sa.Text)
-    if step is Step.HOUR:
-        return sa.func.substr(text, 1, 13).op("||")(":00:00.000000")
-    return sa.func.substr(text, 1, 10).op("||")(" 00:00:00.000000")
-
-
-def _truncate(at: datetime, step: Step) -> datetime:
-    hour = at.replace(minute=0, second=0, microsecond=0)
-    return hour if step is Step.HOUR else hour.replace(hour=0)
-
-
-def _domain(tx: Tx, column: Any) -> Any:
-    at = sa.func.strpos(column, "@") if _is_postgres(tx) else sa.func.instr(column, "@")
-    return sa.func.lower(sa.func.substr(column, at + 1, VALUE_LENGTH))
-
-
-def _seconds_between(tx: Tx, start: Any, end: Any) -> Any:
-    if _is_postgres(tx):
-        return sa.extract("epoch", end - start)
-    return (sa.func.julianday(end) - sa.func.julianday(start)) * 86400.0
-
-
-def _upsert(tx: Tx, table: sa.Table) -> Any:
-    insert = pg_insert if _is_postgres(tx) else sqlite_insert
-    statement = insert(table)
-    return statement.on_conflict_do_update(
-        index_elements=list(table.primary_key.columns),
-        set_={"count": table.c.count + statement.excluded["count"]},
-    )
 
 
 # --- Folding -------------------------------------------------------------------------------
@@ -125,6 +81,8 @@ async def fold(tx: Tx, *, now: datetime, batch: int = 20_000) -> Folded:
             ["server_id", "hour", "bucket", "count"], _latencies(tx, start, end)
         )
     )
+    # What the alerts read besides: deferrals and latency per stream and recipient domain.
+    await health.fold(tx, start, end)
     await tx.execute(
         sa.update(stats_watermark)
         .where(stats_watermark.c.name == WATERMARK)

@@ -88,6 +88,42 @@ domains = sa.Table(
     sa.UniqueConstraint("server_id", "name"),
 )
 
+# A domain's DKIM keys, each with its rotation state (domain.dkim_keys): the active ones
+# sign, pending and retiring ones stay published. domains.dkim_* keep the domain's first key.
+dkim_keys = sa.Table(
+    "dkim_keys",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("domain_id", sa.Integer, sa.ForeignKey("domains.id"), nullable=False),
+    sa.Column("selector", sa.String(63), nullable=False),
+    sa.Column("algorithm", sa.String(16), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("private_key", sa.Text, nullable=False),
+    sa.Column("public_txt", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("activated_at", UTCDateTime, nullable=True),
+    sa.Column("retiring_at", UTCDateTime, nullable=True),
+    sa.Column("retired_at", UTCDateTime, nullable=True),
+    sa.UniqueConstraint("domain_id", "selector"),
+)
+
+# Each change of a DNS record's status found by a domain check (pass, warn, fail, error):
+# the history behind the domains page, and what a "record broke" event is raised from.
+domain_status_changes = sa.Table(
+    "domain_status_changes",
+    metadata,
+    sa.Column("id", BigID, primary_key=True, autoincrement=True),
+    sa.Column("domain_id", sa.Integer, sa.ForeignKey("domains.id"), nullable=False),
+    sa.Column("server_id", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(253), nullable=False),
+    sa.Column("old_status", sa.String(8), nullable=True),
+    sa.Column("new_status", sa.String(8), nullable=False),
+    sa.Column("problem", sa.Text, nullable=False),
+    sa.Column("changed_at", UTCDateTime, nullable=False),
+    sa.Index("ix_domain_status_changes_domain", "domain_id", "changed_at"),
+)
+
 # A message row is also its queue entry (transactional outbox): status, next_attempt_at and
 # leased_by are the queue. While a worker holds a message, next_attempt_at is the end of its
 # lease, so a crashed worker's messages become due again by themselves.
@@ -120,10 +156,13 @@ messages = sa.Table(
     sa.Column("leased_by", sa.String(32), nullable=True),
     sa.Column("accepted_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    # domain.delivery.Priority: 0 transactional, 1 commercial; claimed in that order.
+    sa.Column("priority", sa.SmallInteger, nullable=False, server_default="0"),
     # Only claimable rows are indexed for the claim query, so a table of a million delivered
-    # messages costs the claim nothing.
+    # messages costs the claim nothing; one range per priority (storage/queue.py).
     sa.Index(
         "ix_messages_due",
+        "priority",
         "next_attempt_at",
         sqlite_where=sa.text("status IN ('queued', 'deferred')"),
         postgresql_where=sa.text("status IN ('queued', 'deferred')"),
@@ -420,40 +459,7 @@ audit_log = sa.Table(
     sa.Index("ix_audit_log_at", "at"),
 )
 
-# The dashboard's pre-aggregated counts: per server, step (an hour or a UTC day, both kept so
-# a month reads thirty rows per value, a day twenty-four), its start, dimension and value (a
-# stream, template id, tag, recipient domain or bounce reason; "" for the server's total) and
-# metric. Folded from message_events by storage/rollups.py, so that charts over a month read
-# a few thousand rows instead of millions of events; kept when retention deletes the events.
-stats_rollups = sa.Table(
-    "stats_rollups",
-    metadata,
-    sa.Column("server_id", sa.Integer, primary_key=True),
-    sa.Column("step", sa.String(8), primary_key=True),
-    sa.Column("dimension", sa.String(16), primary_key=True),
-    sa.Column("start", UTCDateTime, primary_key=True),
-    sa.Column("value", sa.String(255), primary_key=True),
-    sa.Column("metric", sa.String(16), primary_key=True),
-    sa.Column("count", sa.BigInteger, nullable=False),
-)
 
-# Accept-to-first-delivery times as a histogram per server and hour: `bucket` indexes
-# domain.stats.LATENCY_BOUNDS, so percentiles of any range come from summed bucket counts.
-stats_latency = sa.Table(
-    "stats_latency",
-    metadata,
-    sa.Column("server_id", sa.Integer, primary_key=True),
-    sa.Column("hour", UTCDateTime, primary_key=True),
-    sa.Column("bucket", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("count", sa.BigInteger, nullable=False),
-)
-
-# How far the rollups have read the event log: every event with an id up to last_event_id is
-# counted. One row; folds lock it, so two never count the same events.
-stats_watermark = sa.Table(
-    "stats_watermark",
-    metadata,
-    sa.Column("name", sa.String(32), primary_key=True),
-    sa.Column("last_event_id", sa.BigInteger, nullable=False),
-    sa.Column("updated_at", UTCDateTime, nullable=False),
-)
+# The dashboard's rollups, the alerts and DMARC reports are in their own module (this one
+# would pass 500 lines); imported here so that `metadata` always holds them.
+import misiva.storage.tables_health  # noqa: E402, F401

@@ -27,6 +27,8 @@ __all__ = ["DnsServer"]
 _TXT_CHUNK = 255
 # RFC 1035 §4.2.1: without EDNS a UDP response may not exceed 512 octets.
 _CLASSIC_UDP_SIZE = 512
+# Aliases followed in one answer at most, so that a CNAME loop ends.
+_MAX_CHAIN = 8
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 _Key = tuple[dns.name.Name, dns.rdatatype.RdataType]
 
@@ -190,10 +192,20 @@ class DnsServer:
         return response
 
     def _answer(
-        self, response: dns.message.Message, name: dns.name.Name, rdtype: dns.rdatatype.RdataType
+        self,
+        response: dns.message.Message,
+        name: dns.name.Name,
+        rdtype: dns.rdatatype.RdataType,
+        depth: int = 0,
     ) -> None:
         rrset = self._records.get((name, rdtype))
-        if rrset is not None:
+        alias = self._records.get((name, dns.rdatatype.CNAME))
+        if rrset is None and alias is not None and depth < _MAX_CHAIN:
+            # RFC 1034 §3.6.2: a name with a CNAME answers every type with the alias, and
+            # the server follows it when it holds the target (a Return-Path name's TXT).
+            response.answer.append(alias)
+            self._answer(response, next(iter(alias)).target, rdtype, depth + 1)
+        elif rrset is not None:
             response.answer.append(rrset)
         elif not any(owner.is_subdomain(name) for owner, _ in self._records):
             # A name with records below it exists (RFC 8020): only a name without any is NXDOMAIN.

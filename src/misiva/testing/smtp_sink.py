@@ -76,6 +76,8 @@ class SmtpSink:
         self._mail_script: ReplyScript | None = None
         self._data_script: ReplyScript | None = None
         self._rcpt_scripts: dict[str, ReplyScript] = {}
+        self._domain_scripts: dict[str, ReplyScript] = {}
+        self._rcpt_counts: dict[str, int] = {}
         self._delay = 0.0
         self._message_delay = 0.0
         self._in_data = 0
@@ -180,12 +182,25 @@ class SmtpSink:
             self._span = None
             self._mail_script = self._data_script = None
             self._rcpt_scripts.clear()
+            self._domain_scripts.clear()
+            self._rcpt_counts.clear()
             self._delay = 0.0
 
     def script_rcpt(self, address: str, *replies: Reply) -> None:
         """Answer RCPT TO for `address` with these replies, one per attempt, the last repeating."""
         with self._cond:
             self._rcpt_scripts[address.lower()] = ReplyScript(replies)
+
+    def script_domain(self, domain: str, *replies: Reply) -> None:
+        """Answer RCPT TO for every address at `domain` with these replies, the last
+        repeating (as a provider that throttles us does); an address's own script wins."""
+        with self._cond:
+            self._domain_scripts[domain.lower()] = ReplyScript(replies)
+
+    def rcpt_count(self, domain: str) -> int:
+        """How many RCPT TO commands named an address at `domain`, whatever the reply."""
+        with self._cond:
+            return self._rcpt_counts.get(domain.lower(), 0)
 
     def script_mail(self, *replies: Reply) -> None:
         """Answer MAIL FROM with these replies, one per transaction, the last repeating."""
@@ -239,9 +254,12 @@ class SmtpSink:
 
     def _next_line(self, command: str, address: str = "") -> str:
         with self._cond:
+            domain = address.rpartition("@")[2].lower()
+            if command == "RCPT":
+                self._rcpt_counts[domain] = self._rcpt_counts.get(domain, 0) + 1
             script = {
                 "MAIL": self._mail_script,
-                "RCPT": self._rcpt_scripts.get(address.lower()),
+                "RCPT": self._rcpt_scripts.get(address.lower()) or self._domain_scripts.get(domain),
                 "DATA": self._data_script,
             }[command]
             return "250 2.0.0 OK" if script is None else script.next_line()

@@ -13,8 +13,10 @@ from fastapi import Request
 from starlette.responses import RedirectResponse, Response
 
 from misiva.accounts.users import Session
+from misiva.domain.alerts import Alert
 from misiva.domain.records import Server
 from misiva.domain.users import Capability, User
+from misiva.storage import alerts as alert_store
 from misiva.storage import servers as server_store
 from misiva.web.deps import current_session, web_deps
 from misiva.web.render import page
@@ -26,6 +28,8 @@ class Visit:
 
     session: Session
     server: Server
+    # The server's open alerts: every server page shows them in a banner (header.html).
+    alerts: tuple[Alert, ...] = ()
 
     @property
     def user(self) -> User:
@@ -37,7 +41,13 @@ class Visit:
 
     def context(self, section: str) -> dict[str, object]:
         """The names the header and server menu need (`section` marks the current entry)."""
-        return {"user": self.user, "csrf": self.csrf, "server": self.server, "section": section}
+        return {
+            "user": self.user,
+            "csrf": self.csrf,
+            "server": self.server,
+            "section": section,
+            "open_alerts": self.alerts,
+        }
 
 
 async def signed_in(request: Request) -> Session | Response:
@@ -70,8 +80,9 @@ async def visit(request: Request, server_id: int, need: Capability) -> Visit | R
         return not_found(got)
     async with web_deps(request).db.reading() as tx:
         server = await server_store.get_server(tx, server_id)
+        alerts = await alert_store.open_alerts(tx, server_id) if server else []
     if server is None:
         return not_found(got)
     if not user.can(need):
         return forbidden(got)
-    return Visit(got, server)
+    return Visit(got, server, tuple(alerts))

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 
-from misiva.accounts.domain_checks import DomainChecker
 from misiva.accounts.throttle import AuthGuard
 from misiva.accounts.users import Session, session_for
+from misiva.authoring.content_checks import ContentChecker
 from misiva.domain.clock import Clock
 from misiva.ingest.accept import Ingestor
 from misiva.ingest.tenants import ServerDirectory
+from misiva.scheduler.domain_checks import DomainChecker
 from misiva.storage import Database
 
 SESSION_COOKIE = "misiva_session"
@@ -30,6 +31,8 @@ class WebDeps:
     directory: ServerDirectory
     # Checks a sending domain's DNS records with the configured resolver.
     domain_checker: DomainChecker
+    # Content lint and spam scores of templates (spamd when MISIVA_SPAMD_ADDR is set).
+    content_checks: ContentChecker = field(default_factory=ContentChecker)
 
 
 def web_deps(request: Request) -> WebDeps:

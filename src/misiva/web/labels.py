@@ -35,4 +35,6 @@ EVENT: Final[dict[str, str]] = {
     EventType.COMPLAINED.value: N_("Complained"),
     EventType.AUTO_REPLIED.value: N_("Auto-replied"),
     EventType.SUBSCRIPTION_CHANGED.value: N_("Subscription changed"),
+    EventType.DOMAIN_CHECK_FAILED.value: N_("Domain check failed"),
+    EventType.ALERT.value: N_("Sending alert"),
 }

@@ -14,6 +14,7 @@ from misiva.web import (
     routes_audit,
     routes_capture,
     routes_dashboard,
+    routes_monitoring,
     routes_operations,
     routes_servers,
     routes_studio,
@@ -34,6 +35,7 @@ def mount_ui(app: FastAPI, deps: WebDeps) -> FastAPI:
         routes_studio,
         routes_operations,
         routes_servers,
+        routes_monitoring,
     ):
         app.include_router(module.router)
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")

@@ -9,11 +9,13 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from misiva.accounts import audit
-from misiva.accounts.domain_checks import records_to_publish
-from misiva.accounts.domains import add_domain
-from misiva.domain.dns_checks import RecordKind
-from misiva.domain.errors import MisivaError
+from misiva.accounts.domains import add_domain, find_sending_domain, rotate_dkim
+from misiva.domain.dkim_keys import KeyAlgorithm, KeyState
+from misiva.domain.dns_checks import RecordKind, RecordStatus
+from misiva.domain.errors import InvalidRequest, MisivaError
 from misiva.domain.users import Capability
+from misiva.mail.published import records_to_publish
+from misiva.storage import dkim_keys as key_store
 from misiva.storage import domains as domain_store
 from misiva.storage import webhooks as webhook_store
 from misiva.web.access import Visit, visit
@@ -30,6 +32,7 @@ DELIVERIES_SHOWN = 50
 _DOMAIN_NOTICES = {
     "added": N_("The domain was added: publish its records, then check them."),
     "checked": N_("The DNS check has run."),
+    "rotated": N_("A new DKIM key was made: publish its record; it signs once it is found."),
 }
 _WEBHOOK_NOTICES = {"replayed": N_("The delivery was queued again: the dispatcher sends it now.")}
 RECORD_KINDS = {
@@ -37,6 +40,18 @@ RECORD_KINDS = {
     RecordKind.SPF.value: N_("SPF"),
     RecordKind.DMARC.value: N_("DMARC"),
     RecordKind.RETURN_PATH.value: N_("Return-Path"),
+}
+RECORD_STATUS = {
+    RecordStatus.PASS.value: N_("Published"),
+    RecordStatus.WARN.value: N_("Works, with a warning"),
+    RecordStatus.FAIL.value: N_("Missing or wrong"),
+    RecordStatus.ERROR.value: N_("The DNS did not answer"),
+}
+KEY_STATE = {
+    KeyState.PENDING.value: N_("new, waiting to be published"),
+    KeyState.ACTIVE.value: N_("signing"),
+    KeyState.RETIRING.value: N_("retiring, keep published"),
+    KeyState.RETIRED.value: N_("retired"),
 }
 DELIVERY_STATUS = {
     webhook_store.PENDING: N_("pending"),
@@ -82,6 +97,39 @@ async def create_domain(request: Request, server_id: int) -> Response:
     return after_change(server_id, "domains", "added")
 
 
+@router.post("/ui/servers/{server_id}/domains/{name}/rotate")
+async def rotate_domain_key(request: Request, server_id: int, name: str) -> Response:
+    got = await visit(request, server_id, Capability.MANAGE_INTEGRATION)
+    if isinstance(got, Response):
+        return got
+    form = await checked_form(request, got.csrf)
+    if form is None:
+        return expired_form()
+    deps = web_deps(request)
+    try:
+        algorithm = _algorithm(form.get("algorithm"))
+        domain = await find_sending_domain(deps.db, name, got.server.name)
+        key = await rotate_dkim(deps.db, domain, algorithm, clock=deps.clock)
+    except MisivaError as error:
+        return await _domains_page(request, got, error=error.message, status=422)
+    await audit.record(
+        deps.db,
+        got.user,
+        "domain.rotate_dkim",
+        name,
+        server_id=server_id,
+        details={"selector": key.selector, "algorithm": key.algorithm.value},
+    )
+    return after_change(server_id, "domains", "rotated")
+
+
+def _algorithm(value: str) -> KeyAlgorithm:
+    try:
+        return KeyAlgorithm(value or KeyAlgorithm.RSA.value)
+    except ValueError:
+        raise InvalidRequest(f"{value!r} is not a DKIM key algorithm (rsa, ed25519).") from None
+
+
 @router.post("/ui/servers/{server_id}/domains/{name}/check")
 async def check_domain(request: Request, server_id: int, name: str) -> Response:
     got = await visit(request, server_id, Capability.MANAGE_INTEGRATION)
@@ -100,7 +148,7 @@ async def check_domain(request: Request, server_id: int, name: str) -> Response:
         "domain.check",
         name,
         server_id=server_id,
-        details={r.kind.value: "ok" if r.ok else "missing" for r in check.records},
+        details={f"{r.kind.value} {r.name}": r.status.value for r in check.records},
     )
     return after_change(server_id, "domains", "checked")
 
@@ -109,16 +157,21 @@ async def _domains_page(
     request: Request, got: Visit, *, error: str | None = None, status: int = 200
 ) -> Response:
     deps = web_deps(request)
+    setup = deps.domain_checker.setup
     async with deps.db.reading() as tx:
         found = await domain_store.list_domains(tx, got.server.id)
         checks = await domain_store.last_checks(tx, got.server.id)
-    return_path = deps.domain_checker.return_path
+        keys = await key_store.keys_by_domain(tx, [d.id for d in found])
+        history = {d.id: await domain_store.status_history(tx, d.id, 10) for d in found}
     rows = [
         {
             "domain": d,
-            # In the order records_to_publish gives them; Return-Path only with a bounce domain.
-            "records": list(zip(RecordKind, records_to_publish(d, return_path), strict=False)),
+            # DKIM (every key not yet retired), SPF, DMARC, then the Return-Path name.
+            "records": records_to_publish(d.name, keys[d.id], setup),
             "check": checks.get(d.id),
+            "found": checks[d.id].by_key() if d.id in checks else {},
+            "dkim_keys": keys[d.id],
+            "history": history[d.id],
         }
         for d in found
     ]
@@ -129,7 +182,9 @@ async def _domains_page(
         **got.context("domains"),
         rows=rows,
         kind_labels=RECORD_KINDS,
-        bounce_domain=return_path.bounce_domain,
+        status_labels=RECORD_STATUS,
+        key_states=KEY_STATE,
+        bounce_domain=setup.bounce_domain,
         error=error,
         notice=notice(request, _DOMAIN_NOTICES, got.user.locale),
     )

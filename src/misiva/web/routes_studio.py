@@ -19,6 +19,7 @@ from misiva.domain.templates import MAX_TEMPLATES, TemplateType
 from misiva.domain.users import Capability
 from misiva.render.errors import TemplateError
 from misiva.storage import templates as template_store
+from misiva.web import studio_checks as checks
 from misiva.web import studio_editor as editor
 from misiva.web.access import Visit, forbidden, not_found, visit
 from misiva.web.deps import web_deps
@@ -94,6 +95,8 @@ async def act(request: Request, server_id: int, template_id: int) -> Response:
         return await _save(request, got, editing, form.get("note").strip())
     if action == "send_test":
         return await _send_test(request, got, editing, form)
+    if action == "spamcheck":
+        return await _spamcheck(request, got, editing)
     return await _editor(request, got, editing)
 
 
@@ -110,8 +113,16 @@ async def preview(request: Request, server_id: int, template_id: int) -> Respons
     if editing is None:
         return not_found(got.session)
     result = await _preview(request, got, editing)
+    checker = web_deps(request).content_checks
     return page(
-        "studio/result.html", got.user.locale, preview=result, editing=editing, parts=editor.PARTS
+        "studio/result.html",
+        got.user.locale,
+        preview=result,
+        editing=editing,
+        parts=editor.PARTS,
+        lint=await checks.lint_preview(checker, result, editor.draft(editing)),
+        lint_titles=checks.LINT_TITLES,
+        severities=checks.SEVERITIES,
     )
 
 
@@ -124,8 +135,21 @@ async def publish(request: Request, server_id: int, template_id: int) -> Respons
     form = await checked_form(request, got.csrf)
     if form is None:
         return Response("Bad CSRF token", status_code=400)
-    db = web_deps(request).db
+    deps = web_deps(request)
+    db = deps.db
     number = int(form.get("version")) if form.get("version").isdigit() else 0
+    locale = form.get("locale")
+    sender = await _sender_domain(request, got)
+    try:
+        report = await checks.publish_report(
+            deps.content_checks, db, got.server, template_id, number, sender
+        )
+    except NotFound:
+        return not_found(got.session)
+    blockers = tuple(report.blockers())
+    scored = {"score": f"{report.score:.1f}"} if report.score is not None else {}
+    if blockers and not got.user.can(Capability.PUBLISH_OVER_CHECKS):
+        return await _refuse_publish(request, got, template_id, number, locale, blockers, scored)
     try:
         before = (await authoring.get_template(db, server_id, template_id)).template
         after = await authoring.publish_version(db, server_id, template_id, number)
@@ -139,11 +163,49 @@ async def publish(request: Request, server_id: int, template_id: int) -> Respons
         "template.rollback" if rollback else "template.publish",
         after.alias or str(after.id),
         server_id=server_id,
-        details={"version": str(number), "previous": str(previous or "")},
+        details={
+            "version": str(number),
+            "previous": str(previous or ""),
+            **scored,
+            **({"warnings": str(len(blockers))} if blockers else {}),
+        },
     )
-    locale = form.get("locale")
+    if blockers:
+        # Published over the checks (a developer or an owner): say so on the page itself.
+        editing = await editor.load(db, got.server, template_id, locale or None)
+        if editing is None:
+            return not_found(got.session)
+        notice = _Notice(published=str(number), warnings=blockers)
+        return await _editor(request, got, editing, notice=notice)
     query = f"?published={number}" + (f"&locale={locale}" if editor.valid_variant(locale) else "")
     return RedirectResponse(_url(server_id, template_id, query), status_code=303)
+
+
+async def _refuse_publish(
+    request: Request,
+    got: Visit,
+    template_id: int,
+    number: int,
+    locale: str,
+    blockers: tuple[str, ...],
+    scored: dict[str, str],
+) -> Response:
+    """A marketer's publish of content that fails the checks: refused, said why, audited."""
+    db = web_deps(request).db
+    editing = await editor.load(db, got.server, template_id, locale or None)
+    if editing is None:
+        return not_found(got.session)
+    template = editing.template
+    await record(
+        db,
+        got.user,
+        "template.publish_refused",
+        template.alias or str(template.id),
+        server_id=got.server.id,
+        details={"version": str(number), "reasons": str(len(blockers)), **scored},
+    )
+    problems = tuple(Problem(reason) for reason in blockers)
+    return await _editor(request, got, editing, problems=problems, refused=number, status=422)
 
 
 @router.get("/ui/servers/{server_id}/templates/{template_id}/diff")
@@ -195,6 +257,8 @@ class _Notice:
     data: str | None = None
     sent: str | None = None
     sent_to: str = ""
+    # What the content checks found in a version published over them.
+    warnings: tuple[str, ...] = ()
 
 
 async def _posted(
@@ -220,9 +284,12 @@ async def _editor(
     problems: tuple[Problem, ...] = (),
     notice: _Notice | None = None,
     status: int = 200,
+    spam: checks.SpamPanel | None = None,
+    refused: int | None = None,
 ) -> Response:
     result = await _preview(request, got, editing)
     domains = sorted((await web_deps(request).directory.by_id(got.server.id)).domains)
+    checker = web_deps(request).content_checks
     return page(
         "studio/editor.html",
         got.user.locale,
@@ -236,7 +303,27 @@ async def _editor(
         may_edit=got.user.can(Capability.EDIT_CONTENT),
         test_from=f"{got.user.email.partition('@')[0]}@{domains[0]}" if domains else "",
         domains=domains,
+        lint=await checks.lint_preview(checker, result, editor.draft(editing)),
+        lint_titles=checks.LINT_TITLES,
+        severities=checks.SEVERITIES,
+        spam=spam,
+        spam_configured=checker.spamd is not None,
+        refused=refused,
     )
+
+
+async def _spamcheck(request: Request, got: Visit, editing: editor.Editing) -> Response:
+    """Score what the editor holds now (saved or not) with spamd, beside the preview."""
+    checker = web_deps(request).content_checks
+    result = await _preview(request, got, editing)
+    sender = await _sender_domain(request, got)
+    panel = await checks.spam_panel(checker, result, editor.draft(editing), sender)
+    return await _editor(request, got, editing, spam=panel)
+
+
+async def _sender_domain(request: Request, got: Visit) -> str | None:
+    """The server's first sending domain: the From a real send would use."""
+    return min((await web_deps(request).directory.by_id(got.server.id)).domains, default=None)
 
 
 async def _save(request: Request, got: Visit, editing: editor.Editing, note: str) -> Response:

@@ -14,7 +14,18 @@ from misiva.storage import Database
 from misiva.storage import webhooks as webhook_store
 from misiva.webhooks.signing import new_webhook_secret
 
-TRIGGERS = ("Open", "Click", "Delivery", "Bounce", "SpamComplaint", "SubscriptionChange")
+TRIGGERS = (
+    "Open",
+    "Click",
+    "Delivery",
+    "Bounce",
+    "SpamComplaint",
+    "SubscriptionChange",
+    # Misiva's own trigger: a sending domain's DNS record broke (webhooks/payloads.py).
+    "DomainCheckFailed",
+    # Misiva's own trigger: a sending-health alert opened or resolved.
+    "Alert",
+)
 _FLAGS = {"Enabled", "PostFirstOpenOnly", "IncludeContent"}
 INVALID_URL = 606
 

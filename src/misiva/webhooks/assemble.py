@@ -62,6 +62,11 @@ def _details(event: StoredEvent, message: StoredMessage | None) -> dict[str, Any
             "original_link": d.get("original_link", ""),
             "click_location": d.get("click_location", "HTML"),
         }
+    if event.type is EventType.ALERT:
+        return dict(d)
+    if event.type is EventType.DOMAIN_CHECK_FAILED:
+        # Stored as text like every event detail; the found values one per line.
+        return {**d, "found": [v for v in d.get("found", "").split("\n") if v]}
     suppress = d.get("suppress_sending") == "true"
     return {
         "origin": d.get("origin", "Recipient"),

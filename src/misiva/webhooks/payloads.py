@@ -21,6 +21,12 @@ What each record type reads from `WebhookEvent.details` (defaults in brackets):
 * SubscriptionChange: `origin` ("Recipient" | "Customer" | "Admin") [Recipient],
   `suppress_sending` [true], `suppression_reason` ("HardBounce" | "SpamComplaint" |
   "ManualSuppression", or None when the address is reactivated) [None].
+* DomainCheckFailed (Misiva's own): `domain`, `record` (dkim | spf | dmarc | return-path),
+  `host`, `type`, `status`, `previous_status`, `problem`, `fix`, `expected` [""],
+  `found` (a list of strings) [[]].
+* Alert (Misiva's own): `alert_id`, `state` (open | resolved), `level` (warning | danger),
+  `metric`, `scope` (server | stream | provider), `subject`, `window`, `value`,
+  `threshold`, `volume` (numbers as text, as every event detail is kept), `summary`.
 """
 
 from __future__ import annotations
@@ -180,6 +186,49 @@ def subscription_change_payload(event: WebhookEvent) -> Payload:
     }
 
 
+def domain_check_failed_payload(event: WebhookEvent) -> Payload:
+    """DomainCheckFailed: a DNS record of a sending domain passed before and fails now."""
+    found = event.details.get("found") or []
+    if not isinstance(found, list):
+        raise _bad_detail(event, "found", "a list", found)
+    return {
+        "RecordType": RecordType.DOMAIN_CHECK_FAILED.value,
+        "ServerID": event.server_id,
+        "Domain": _text(event, "domain"),
+        "Record": _text(event, "record"),
+        "Host": _text(event, "host"),
+        "Type": _text(event, "type"),
+        "Status": _text(event, "status"),
+        "PreviousStatus": _text(event, "previous_status"),
+        "Problem": _text(event, "problem"),
+        "Fix": _text(event, "fix"),
+        "Expected": _text(event, "expected", ""),
+        "Found": [str(value) for value in found],
+        "CheckedAt": iso_timestamp(event.occurred_at),
+    }
+
+
+def alert_payload(event: WebhookEvent) -> Payload:
+    """Alert: a sending-health measure crossed its warning level (State "open") or has
+    stayed under it for a window (State "resolved")."""
+    return {
+        "RecordType": RecordType.ALERT.value,
+        "ServerID": event.server_id,
+        "AlertID": int(_text(event, "alert_id")),
+        "State": _text(event, "state"),
+        "Level": _text(event, "level"),
+        "Metric": _text(event, "metric"),
+        "Scope": _text(event, "scope"),
+        "Subject": _text(event, "subject", ""),
+        "Window": _text(event, "window"),
+        "Value": float(_text(event, "value")),
+        "Threshold": float(_text(event, "threshold")),
+        "Volume": int(_text(event, "volume")),
+        "Summary": _text(event, "summary", ""),
+        "OccurredAt": iso_timestamp(event.occurred_at),
+    }
+
+
 BUILDERS: Mapping[RecordType, PayloadBuilder] = {
     RecordType.DELIVERY: delivery_payload,
     RecordType.BOUNCE: bounce_payload,
@@ -187,6 +236,8 @@ BUILDERS: Mapping[RecordType, PayloadBuilder] = {
     RecordType.OPEN: open_payload,
     RecordType.CLICK: click_payload,
     RecordType.SUBSCRIPTION_CHANGE: subscription_change_payload,
+    RecordType.DOMAIN_CHECK_FAILED: domain_check_failed_payload,
+    RecordType.ALERT: alert_payload,
 }
 
 

@@ -1,0 +1,98 @@
+"""Measure a server's sending health from the hourly rollups: bounce, complaint and deferral
+rates and the 95th percentile of delivery time, for the server, each stream and each mailbox
+provider, over each sliding window. Reads a few hundred rollup rows, never the events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from misiva.domain.alerts import WINDOWS, AlertMetric, AlertScope, Measurement, Window, provider_of
+from misiva.domain.stats import LATENCY_BOUNDS, Dimension, Metric, Step, percentile
+from misiva.storage import Tx, health, rollups
+
+# A percentile past the last bucket is "slower than four days": kept as that bound, so the
+# value stays a number every database stores.
+_SLOWEST = float(LATENCY_BOUNDS[-1])
+
+
+@dataclass
+class _Counts:
+    """What one subject's rates are made of, over one window."""
+
+    metrics: dict[Metric, int] = field(default_factory=dict)
+    deferred: int = 0
+    latency: dict[int, int] = field(default_factory=dict)
+
+    def add(self, metrics: Mapping[Metric, int], deferred: int, latency: Mapping[int, int]) -> None:
+        for metric, n in metrics.items():
+            self.metrics[metric] = self.metrics.get(metric, 0) + n
+        self.deferred += deferred
+        for bucket, n in latency.items():
+            self.latency[bucket] = self.latency.get(bucket, 0) + n
+
+
+def window_start(window: Window, now: datetime) -> datetime:
+    """The first hourly row a window reads: the hour `span` ago falls in."""
+    return (now - window.span).replace(minute=0, second=0, microsecond=0)
+
+
+async def measure(tx: Tx, server_id: int, now: datetime) -> list[Measurement]:
+    """Every measurement of the server, over every window, in one read transaction."""
+    found: list[Measurement] = []
+    for window in WINDOWS:
+        since = window_start(window, now)
+        subjects = await _subjects(tx, server_id, since)
+        for (scope, subject), counts in subjects.items():
+            found += _measurements(scope, subject, window, counts)
+    return found
+
+
+async def _subjects(
+    tx: Tx, server_id: int, since: datetime
+) -> dict[tuple[AlertScope, str], _Counts]:
+    subjects: dict[tuple[AlertScope, str], _Counts] = {}
+    total = await rollups.breakdown(tx, server_id, Dimension.ALL, Step.HOUR, since)
+    server = subjects.setdefault((AlertScope.SERVER, ""), _Counts())
+    deferred = await health.deferrals(tx, server_id, Dimension.ALL, since)
+    server.add(
+        total.get("", {}),
+        deferred.get("", 0),
+        await rollups.latency_histogram(tx, server_id, since),
+    )
+    for dimension, scope in (
+        (Dimension.STREAM, AlertScope.STREAM),
+        (Dimension.DOMAIN, AlertScope.PROVIDER),
+    ):
+        counts = await rollups.breakdown(tx, server_id, dimension, Step.HOUR, since)
+        deferrals = await health.deferrals(tx, server_id, dimension, since)
+        latency = await health.latency_histograms(tx, server_id, dimension, since)
+        for value in counts.keys() | deferrals.keys() | latency.keys():
+            subject = provider_of(value) if scope is AlertScope.PROVIDER else value
+            subjects.setdefault((scope, subject), _Counts()).add(
+                counts.get(value, {}), deferrals.get(value, 0), latency.get(value, {})
+            )
+    return subjects
+
+
+def _measurements(
+    scope: AlertScope, subject: str, window: Window, counts: _Counts
+) -> Iterator[Measurement]:
+    m = counts.metrics
+    sent, delivered = m.get(Metric.SENT, 0), m.get(Metric.DELIVERED, 0)
+    bounced = m.get(Metric.BOUNCED, 0)
+    attempts = delivered + bounced + counts.deferred
+
+    def made(metric: AlertMetric, value: float, volume: int) -> Measurement:
+        return Measurement(metric, scope, subject, window, value, volume)
+
+    if sent:
+        yield made(AlertMetric.BOUNCE_RATE, bounced / sent, sent)
+    if delivered:
+        yield made(AlertMetric.COMPLAINT_RATE, m.get(Metric.COMPLAINED, 0) / delivered, delivered)
+    if attempts:
+        yield made(AlertMetric.DEFERRAL_RATE, counts.deferred / attempts, attempts)
+    p95 = percentile(counts.latency, 0.95)
+    if p95 is not None:
+        yield made(AlertMetric.DELIVERY_P95, min(p95, _SLOWEST), sum(counts.latency.values()))

@@ -1,0 +1,1 @@
+"""Spam scoring with SpamAssassin: the spamd client (the one door to aiospamc) and its report."""
