@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from builders import T0, Tenant, make_tenant, new_message
 from misiva.domain.alerts import AlertLevel, AlertMetric, AlertScope, AlertState, AlertThreshold
 from misiva.domain.delivery import EventRecord
+from misiva.domain.dns_checks import DomainCheck, RecordCheck, RecordKind, RecordStatus
 from misiva.domain.enums import EventType
 from misiva.domain.users import Role
 from misiva.events.record import record_queued
@@ -21,12 +22,15 @@ from misiva.scheduler.alerts import AlertEvaluator
 from misiva.storage import Database, rollups
 from misiva.storage import alerts as alert_store
 from misiva.storage import capture as capture_store
+from misiva.storage import domains as domain_store
 from misiva.storage import events as event_log
 from misiva.storage import users as user_store
 from misiva.storage import webhooks as webhook_store
 from misiva.storage.tables import message_events, webhook_deliveries
 from misiva.webhooks.assemble import webhook_event
 from misiva.webhooks.payloads import build_payload
+
+PASS = RecordStatus.PASS
 
 
 class Clock:
@@ -245,3 +249,44 @@ async def test_a_throttling_provider_raises_deferral_and_delivery_time_alerts_of
     # Google's mail flowed: nothing about it. The server as a whole defers 120 of 380.
     assert not any(subject == "google" for _m, _s, subject, _l in opened)
     assert (AlertMetric.DEFERRAL_RATE, AlertScope.SERVER, "", AlertLevel.DANGER) in opened
+
+
+async def test_a_broken_dns_record_opens_an_alert_until_the_domain_passes_again(
+    db: Database,
+) -> None:
+    tenant = await make_tenant(db)
+    clock = Clock(T0 + timedelta(minutes=5))
+    evaluator = AlertEvaluator(db, None, clock=clock)
+
+    def check(spf: RecordStatus) -> DomainCheck:
+        return DomainCheck(
+            clock.now,
+            (
+                RecordCheck(RecordKind.DKIM, "sel._domainkey.shop.test", "TXT", "p=", (), PASS),
+                RecordCheck(RecordKind.SPF, "shop.test", "TXT", "v=spf1", (), spf),
+            ),
+        )
+
+    # An unchecked domain says nothing; a passing one opens nothing.
+    assert (await evaluator.run_once()).opened == []
+    async with db.transaction() as tx:
+        await domain_store.save_check(tx, tenant.domain.id, check(PASS))
+    assert (await evaluator.run_once()).opened == []
+
+    async with db.transaction() as tx:
+        await domain_store.save_check(tx, tenant.domain.id, check(RecordStatus.FAIL))
+    opened = (await evaluator.run_once()).opened
+    assert [(a.metric, a.scope, a.subject, a.level) for a in opened] == [
+        (AlertMetric.DNS_FAILING, AlertScope.DOMAIN, "shop.test", AlertLevel.DANGER)
+    ]
+    assert opened[0].describe() == (
+        "danger: 1 record(s) failing on domain shop.test (spf shop.test)"
+    )
+    # Fixed: it resolves once the record has passed for the quiet hour.
+    async with db.transaction() as tx:
+        await domain_store.save_check(tx, tenant.domain.id, check(PASS))
+    clock.now += timedelta(minutes=1)
+    assert (await evaluator.run_once()).resolved == []
+    clock.now += timedelta(hours=1, minutes=1)
+    resolved = (await evaluator.run_once()).resolved
+    assert [a.metric for a in resolved] == [AlertMetric.DNS_FAILING]

@@ -18,12 +18,23 @@ class AlertMetric(StrEnum):
     COMPLAINT_RATE = "complaint_rate"  # complaints of delivered
     DEFERRAL_RATE = "deferral_rate"  # deferred attempts of all attempts
     DELIVERY_P95 = "delivery_p95"  # seconds from accept to first delivery, 95th percentile
+    # A sending domain's DNS records that fail their last check (DKIM, SPF, DMARC,
+    # Return-Path): a broken record costs deliverability before any rate shows it.
+    DNS_FAILING = "dns_records_failing"
+
+
+# The metrics that are fractions (shown and typed as percentages); the others are counts or
+# seconds.
+RATES: Final = frozenset(
+    {AlertMetric.BOUNCE_RATE, AlertMetric.COMPLAINT_RATE, AlertMetric.DEFERRAL_RATE}
+)
 
 
 class AlertScope(StrEnum):
     SERVER = "server"
     STREAM = "stream"
     PROVIDER = "provider"
+    DOMAIN = "domain"  # a sending domain
 
 
 class AlertLevel(StrEnum):
@@ -95,6 +106,8 @@ DEFAULT_THRESHOLDS: Final[Mapping[AlertMetric, AlertThreshold]] = {
         AlertThreshold(AlertMetric.COMPLAINT_RATE, 0.001, 0.003, 1000),
         AlertThreshold(AlertMetric.DEFERRAL_RATE, 0.10, 0.25, 100),
         AlertThreshold(AlertMetric.DELIVERY_P95, 300.0, 1800.0, 50),
+        # One failing record is already mail that fails authentication somewhere.
+        AlertThreshold(AlertMetric.DNS_FAILING, 1.0, 1.0, 0),
     )
 }
 
@@ -147,6 +160,8 @@ class Measurement:
     window: Window
     value: float
     volume: int
+    # What a reader needs beyond the number (the failing DNS records, by kind).
+    details: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def key(self) -> str:
@@ -183,6 +198,12 @@ class Alert:
 
     def describe(self) -> str:
         """One line for an email's subject, a log or the CLI."""
+        if self.metric is AlertMetric.DNS_FAILING:
+            failing = ", ".join(self.details.get("records", ())) or "records"
+            return (
+                f"{self.level.value}: {format_value(self.metric, self.value)} "
+                f"on domain {self.subject} ({failing})"
+            )
         what = self.metric.value.replace("_", " ")
         where = "server" if self.scope is AlertScope.SERVER else f"{self.scope} {self.subject}"
         return (
@@ -195,6 +216,8 @@ class Alert:
 def format_value(metric: AlertMetric, value: float) -> str:
     if metric is AlertMetric.DELIVERY_P95:
         return f"{value:.0f} s"
+    if metric is AlertMetric.DNS_FAILING:
+        return f"{value:.0f} record(s) failing"
     # Complaint rates live in tenths of a percent: two decimals are needed to see 0.08%.
     return f"{value * 100:.2f}%"
 

@@ -8,9 +8,17 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from misiva.domain.alerts import WINDOWS, AlertMetric, AlertScope, Measurement, Window, provider_of
+from misiva.domain.alerts import (
+    WINDOWS,
+    AlertMetric,
+    AlertScope,
+    Measurement,
+    Window,
+    provider_of,
+)
 from misiva.domain.stats import LATENCY_BOUNDS, Dimension, Metric, Step, percentile
 from misiva.storage import Tx, health, rollups
+from misiva.storage import domains as domain_store
 
 # A percentile past the last bucket is "slower than four days": kept as that bound, so the
 # value stays a number every database stores.
@@ -46,6 +54,30 @@ async def measure(tx: Tx, server_id: int, now: datetime) -> list[Measurement]:
         subjects = await _subjects(tx, server_id, since)
         for (scope, subject), counts in subjects.items():
             found += _measurements(scope, subject, window, counts)
+    return found + await _dns_measurements(tx, server_id)
+
+
+async def _dns_measurements(tx: Tx, server_id: int) -> list[Measurement]:
+    """Each checked sending domain's failing records, from its last stored check (the
+    scheduler re-checks them): an alert opens when one fails and resolves once all pass.
+    A record the DNS did not answer for is no failure: a timeout is not a broken record."""
+    checks = await domain_store.last_checks(tx, server_id)
+    names = {d.id: d.name for d in await domain_store.list_domains(tx, server_id)}
+    found = []
+    for domain_id, check in checks.items():
+        failed = check.failed
+        found.append(
+            Measurement(
+                AlertMetric.DNS_FAILING,
+                AlertScope.DOMAIN,
+                names.get(domain_id, str(domain_id)),
+                # The shortest window: a DNS state is now, and resolving waits that long.
+                WINDOWS[0],
+                float(len(failed)),
+                1,
+                {"records": [f"{r.kind.value} {r.name}" for r in failed]},
+            )
+        )
     return found
 
 

@@ -142,7 +142,7 @@ async def insert_alert(
             value=measured.value,
             threshold=threshold,
             volume=measured.volume,
-            details={},
+            details=dict(measured.details),
             open_key=measured.key[:320],
             opened_at=now,
             updated_at=now,
@@ -176,6 +176,8 @@ async def update_alert(
     else:
         values = {"below_since": alert.below_since or now}
     values |= {"value": measured.value, "volume": measured.volume, "updated_at": now}
+    if measured.details:
+        values["details"] = dict(measured.details)
     await tx.execute(sa.update(_a).where(_a.c.id == alert.id).values(**values))
     changed: dict[str, Any] = {**values}
     if "level" in changed:

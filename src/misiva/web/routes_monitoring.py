@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from misiva.accounts import audit
 from misiva.accounts.sender_requirements import sender_requirements
-from misiva.domain.alerts import AlertMetric, AlertState, format_value, threshold_from
+from misiva.domain.alerts import RATES, AlertMetric, AlertState, format_value, threshold_from
 from misiva.domain.dmarc import MAX_FILE_BYTES, ReportTooLarge
 from misiva.domain.errors import MisivaError
 from misiva.domain.sender_requirements import Requirement, Verdict
@@ -33,8 +33,14 @@ METRIC_LABEL = {
     AlertMetric.COMPLAINT_RATE.value: N_("Complaint rate"),
     AlertMetric.DEFERRAL_RATE.value: N_("Deferral rate"),
     AlertMetric.DELIVERY_P95.value: N_("Time to delivery (95th percentile)"),
+    AlertMetric.DNS_FAILING.value: N_("Failing DNS records of a sending domain"),
 }
-SCOPE_LABEL = {"server": N_("Whole server"), "stream": N_("Stream"), "provider": N_("Provider")}
+SCOPE_LABEL = {
+    "server": N_("Whole server"),
+    "stream": N_("Stream"),
+    "provider": N_("Provider"),
+    "domain": N_("Sending domain"),
+}
 LEVEL_LABEL = {"warning": N_("Warning"), "danger": N_("Danger")}
 REQUIREMENT_LABEL = {
     Requirement.SPF.value: N_("SPF passes"),
@@ -91,6 +97,7 @@ async def _alerts_page(
         requirements=lines,
         metric_label=METRIC_LABEL,
         scope_label=SCOPE_LABEL,
+        rate_keys=[m.value for m in RATES],
         level_label=LEVEL_LABEL,
         requirement_label=REQUIREMENT_LABEL,
         verdict_label=VERDICT_LABEL,
@@ -142,7 +149,7 @@ def _number(text: str, metric: AlertMetric) -> float | str:
         value = float(text.replace(",", ".").strip().rstrip("%"))
     except ValueError:
         return text
-    return value if metric is AlertMetric.DELIVERY_P95 else value / 100
+    return value / 100 if metric in RATES else value
 
 
 @router.post("/ui/servers/{server_id}/alerts/check")
