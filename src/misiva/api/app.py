@@ -14,10 +14,12 @@ from misiva.api import (
     routes_bounces,
     routes_capture,
     routes_contacts,
+    routes_content_blocks,
     routes_dmarc,
     routes_email,
     routes_links,
     routes_messages,
+    routes_promo,
     routes_streams,
     routes_subscriptions,
     routes_templates,
@@ -100,6 +102,8 @@ def create_app(deps: ApiDeps) -> FastAPI:
         routes_tracking,
         routes_alerts,
         routes_dmarc,
+        routes_content_blocks,
+        routes_promo,
     )
     for module in routers:
         app.include_router(module.router)

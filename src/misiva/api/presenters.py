@@ -95,6 +95,11 @@ def _activity_details(event: StoredEvent) -> dict[str, Any]:
             "Link": d.get("original_link", ""),
             "ClickLocation": d.get("click_location", "HTML"),
             "UserAgent": d.get("user_agent", ""),
+            **(
+                {"ContentBlockID": int(d["block_id"]), "ContentBlockVariant": d["block_variant"]}
+                if "block_id" in d
+                else {}
+            ),
         }
     return {
         "Origin": d.get("origin", ""),

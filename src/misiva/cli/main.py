@@ -9,7 +9,18 @@ import click
 import typer
 from pydantic import ValidationError
 
-from misiva.cli import admin, contacts, demo, inspect, monitoring, smtp, templates, users
+from misiva.cli import (
+    admin,
+    blocks,
+    contacts,
+    demo,
+    inspect,
+    monitoring,
+    promo,
+    smtp,
+    templates,
+    users,
+)
 from misiva.cli.common import run
 from misiva.config import load_settings
 from misiva.domain.errors import MisivaError
@@ -32,6 +43,8 @@ smtp.register(app)
 users.register(app)
 demo.register(app)
 monitoring.register(app)
+promo.register(app)
+blocks.register(app)
 
 
 @app.command("serve")

@@ -27,6 +27,8 @@ class LintCode(StrEnum):
     UNSUBSCRIBE_MISSING = "UnsubscribeMissing"
     PASSWORD_VARIABLE = "PasswordVariable"
     PROMOTIONAL_CONTENT = "PromotionalContent"
+    BLOCK_BEFORE_CONTENT = "BlockBeforeContent"
+    BLOCK_SHARE = "BlockShare"
 
 
 class StreamUse(StrEnum):

@@ -122,3 +122,10 @@ class ErrorCode:
     # Misiva's own: content checks (docs/deliverability-content.md). Not Postmark's codes.
     SPAM_CHECK_NOT_CONFIGURED = 1140
     SPAM_CHECK_UNAVAILABLE = 1141
+    # Misiva's own: promo code pools (docs/offers-promo-codes.md). Not Postmark's codes.
+    PROMO_POOL_NOT_FOUND = 1150
+    PROMO_POOL_EXHAUSTED = 1151
+    PROMO_POOL_NOT_ACTIVE = 1152
+    PROMO_CODE_NOT_FOUND = 1153
+    PROMO_CODE_ALREADY_REDEEMED = 1154
+    PROMO_CODE_NOT_ALLOCATED = 1155

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from misiva.domain.content_blocks import BlockChoice
 from misiva.domain.enums import TrackLinks
 
 DEFAULT_STREAM = "outbound"
@@ -65,6 +66,8 @@ class SendFields:
     # SMTP submission: the envelope's recipients, the only ones the message goes to (a
     # client may name in To someone it does not send this copy to, RFC 5321 §3.3).
     envelope_recipients: tuple[str, ...] = ()
+    # Set once rendered: the content block and variant each slot got (recorded on accept).
+    content_blocks: tuple[BlockChoice, ...] = ()
 
     @property
     def uses_template(self) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from misiva.domain.content_blocks import BlockChoice
 from misiva.domain.enums import EventType, MessageStatus, StreamType
 from misiva.domain.subscriptions import SubscriptionSettings
 
@@ -71,6 +72,8 @@ class NewMessage:
     locale: str | None = None
     # Claim order under contention (domain.delivery.Priority): 0 transactional, 1 commercial.
     priority: int = 0
+    # The content block and variant each template slot got (stored in message_blocks).
+    content_blocks: tuple[BlockChoice, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

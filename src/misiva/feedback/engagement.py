@@ -7,6 +7,7 @@ from misiva.domain.delivery import EventRecord
 from misiva.domain.enums import EventType
 from misiva.domain.records import StoredEvent, StoredMessage
 from misiva.events.record import record_events
+from misiva.render.blocks import block_details
 from misiva.storage import Database, Tx
 from misiva.storage import events as event_store
 from misiva.storage import messages as message_store
@@ -61,6 +62,8 @@ class Engagement:
                     **_agent_details(describe_agent(user_agent), user_agent),
                     "original_link": link,
                     "click_location": "HTML",
+                    # A content block's link names its block and variant (attribution).
+                    **block_details(link),
                 }
                 await self._record(tx, message, token, EventType.CLICKED, details)
         return link

@@ -257,6 +257,7 @@ def _new_message(
         template_version=fields.template_version,
         locale=fields.locale,
         priority=_priority(context, request.stream),
+        content_blocks=fields.content_blocks,
     )
 
 

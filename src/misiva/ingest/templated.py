@@ -12,11 +12,15 @@ from misiva.domain.errors import MisivaError, NotFound
 from misiva.domain.message import DEFAULT_STREAM, SendFields
 from misiva.domain.records import Server
 from misiva.domain.templates import Template, TemplateType
+from misiva.ingest.blocks import ContentBlockLoader
+from misiva.ingest.promo import PromoAllocator
 from misiva.ingest.tenants import ServerContext
 from misiva.mail.addresses import parse_address_list
+from misiva.render.blocks import BLOCK_FUNCTION, BlockFiller
 from misiva.render.cache import CompiledCache
 from misiva.render.compile import CompiledTemplate, compile_template
 from misiva.render.locales import choose_variant
+from misiva.render.promo import PROMO_VAR
 from misiva.render.render import render
 from misiva.storage import Database, Tx
 from misiva.storage import contacts as contact_store
@@ -28,6 +32,24 @@ from misiva.tracking.consent_tokens import ConsentLinks
 class _Loaded:
     template: Template
     layout: Template | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Pending:
+    """A send ready to render but for its promo codes, allocated once the read transaction
+    is closed: waiting for a writer's connection while holding a reader's would let a burst
+    of sends take every connection of the pool and wait on each other."""
+
+    item: SendFields
+    compiled: CompiledTemplate
+    model: dict[str, Any]
+    locale: str
+    template: Template
+    variant: str
+    recipient: str | None
+    message_id: str
+    # The content block chosen for each slot the template places (None: it places none).
+    blocks: BlockFiller | None = None
 
 
 class TemplateRenderer:
@@ -47,6 +69,8 @@ class TemplateRenderer:
         self._db = db
         self._cache = cache or CompiledCache()
         self._links = links
+        self._promo = PromoAllocator(db)
+        self._blocks = ContentBlockLoader()
 
     async def render_all(
         self,
@@ -64,7 +88,7 @@ class TemplateRenderer:
             contacts = await contact_store.get_contacts(
                 tx, context.server.id, [r for i in templated if (r := _first_recipient(i))]
             )
-            out: list[SendFields | MisivaError] = []
+            out: list[SendFields | MisivaError | _Pending] = []
             for item, message_id in zip(items, message_ids, strict=True):
                 if not isinstance(item, SendFields) or not item.uses_template:
                     out.append(item)
@@ -75,7 +99,20 @@ class TemplateRenderer:
                     )
                 except MisivaError as error:
                     out.append(error)
-        return out
+        return [await self._with_codes(context, entry) for entry in out]
+
+    async def _with_codes(
+        self, context: ServerContext, entry: SendFields | MisivaError | _Pending
+    ) -> SendFields | MisivaError:
+        if not isinstance(entry, _Pending):
+            return entry
+        try:
+            codes = await self._promo.codes(
+                context.server.id, entry.compiled.promo_pools, entry.recipient, entry.message_id
+            )
+            return _finish(entry, codes)
+        except MisivaError as error:
+            return error
 
     async def _load_templates(
         self, tx: Tx, server_id: int, items: list[SendFields]
@@ -103,7 +140,7 @@ class TemplateRenderer:
         message_id: str,
         loaded: dict[str, _Loaded | MisivaError],
         contacts: dict[str, Contact],
-    ) -> SendFields:
+    ) -> SendFields | _Pending:
         found = loaded[_ref(item)]
         if isinstance(found, MisivaError):
             raise found
@@ -127,16 +164,13 @@ class TemplateRenderer:
                 "locale": locale,
             },
         }
-        rendered = render(compiled, model, locale=locale)
-        return dataclasses.replace(
-            item,
-            subject=rendered.subject,
-            html_body=rendered.html_body,
-            text_body=rendered.text_body,
-            template_id=found.template.id,
-            template_version=found.template.published_version,
-            locale=variant,
+        blocks = await self._blocks.filler(
+            tx, server.id, compiled, model, email=recipient, locale=locale
         )
+        pending = _Pending(
+            item, compiled, model, locale, found.template, variant, recipient, message_id, blocks
+        )
+        return pending if compiled.promo_pools else _finish(pending, {})
 
     def _subscription_links(
         self,
@@ -229,6 +263,24 @@ def contact_namespace(contact: Contact | None, recipient: str | None) -> dict[st
         "external_id": contact.external_id,
     }
     return {**contact.attributes, **{k: v for k, v in standard.items() if v is not None}}
+
+
+def _finish(pending: _Pending, promo_codes: dict[str, str]) -> SendFields:
+    # Last, so a model cannot bring codes of its own.
+    model = {**pending.model, PROMO_VAR: promo_codes}
+    if pending.blocks is not None:
+        model[BLOCK_FUNCTION] = pending.blocks
+    rendered = render(pending.compiled, model, locale=pending.locale)
+    return dataclasses.replace(
+        pending.item,
+        subject=rendered.subject,
+        html_body=rendered.html_body,
+        text_body=rendered.text_body,
+        template_id=pending.template.id,
+        template_version=pending.template.published_version,
+        locale=pending.variant,
+        content_blocks=pending.blocks.choices if pending.blocks is not None else (),
+    )
 
 
 def _ref(item: SendFields) -> str:

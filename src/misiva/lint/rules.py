@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from misiva.domain.content import LintCode, LintFinding, Severity, StreamUse
 from misiva.domain.templates import GMAIL_CLIP_BYTES, RenderedContent, TemplateContent
+from misiva.lint import blocks as block_rules
 from misiva.lint.html import HtmlFacts, read_html
 from misiva.lint.words import FILE_ENDINGS, PROMOTIONAL, SECRET_ENDINGS, SHORTENERS
 
@@ -55,6 +56,8 @@ class LintInput:
     use: StreamUse = StreamUse.UNKNOWN
     # Where a variable is first read (part, line): authoring knows the template's lines.
     locate_variable: Callable[[str], tuple[str | None, int | None]] = field(default=_no_line)
+    # The stream's commercial-content policy: the largest share of text content blocks take.
+    max_block_share: float = block_rules.DEFAULT_MAX_BLOCK_SHARE
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +244,10 @@ RULES: tuple[Rule, ...] = (
     _unsubscribe_missing,
     _password_variable,
     _promotional,
+    lambda facts: block_rules.placement(facts.given.source, facts.given.use),
+    lambda facts: block_rules.share(
+        facts.given.rendered.html_body, facts.given.use, facts.given.max_block_share
+    ),
 )
 
 

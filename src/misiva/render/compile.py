@@ -25,6 +25,7 @@ from misiva.render.errors import TemplateError, TemplateProblem
 from misiva.render.inline import inline_css
 from misiva.render.mjml import mjml_to_html
 from misiva.render.model import before_items, dotted, leaves, suggested_model
+from misiva.render.promo import promo_calls
 from misiva.render.sources import HTML, SUBJECT, TEXT, check_placeholders, check_sources
 from misiva.render.text import derive_text
 from misiva.render.variables import Path, Usage, analyse
@@ -55,6 +56,8 @@ class CompiledTemplate:
     checks: tuple[Path, ...]  # what render() checks first, loop items included
     paths: frozenset[Path]  # every path the template reads, guarded or not
     warnings: tuple[str, ...] = field(default=())
+    # Pool keys named in `promo_code('KEY')`: allocated per recipient before rendering.
+    promo_pools: frozenset[str] = field(default=frozenset())
 
     def suggested_model(self, *, include_reserved: bool = False) -> dict[str, Any]:
         """Postmark's SuggestedTemplateModel, e.g. {"order": {"total": "total_Value",
@@ -182,4 +185,5 @@ def _assemble(parts: list[Parsed], warnings: list[str]) -> CompiledTemplate:
         checks=leaves(usage.required),
         paths=frozenset(usage.required | usage.optional),
         warnings=tuple(warnings),
+        promo_pools=frozenset(key for _, tree in parts for key in promo_calls(tree)),
     )

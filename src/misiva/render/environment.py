@@ -10,6 +10,7 @@ from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from misiva.render.filters import FILTERS
+from misiva.render.promo import PROMO_FUNCTION, promo_code
 
 # A template may build strings and lists, but not ones large enough to exhaust memory:
 # `{{ 'x' * 10**9 }}` is refused. Real emails stay far below Gmail's 102 KB clip.
@@ -70,6 +71,10 @@ def _blank_none(value: Any) -> Any:
     return "" if value is None else value
 
 
+def _empty_slot(slot: str) -> str:
+    return ""
+
+
 def make_environment(*, html: bool = True, trim_blocks: bool = False) -> MisivaSandbox:
     """A sandbox that escapes output for HTML (`html=True`) or leaves it as written (subject,
     text). `trim_blocks` drops the newline after a block tag and the indentation before it,
@@ -84,6 +89,12 @@ def make_environment(*, html: bool = True, trim_blocks: bool = False) -> MisivaS
         auto_reload=False,
     )
     environment.filters.update(FILTERS)
+    # A content block slot renders empty unless the send passes its chosen blocks (a
+    # `block` in the render context, misiva.render.blocks); as a global, the variable
+    # analyser does not ask the model for it.
+    environment.globals["block"] = _empty_slot
+    # `promo_code('KEY')` looks up the code allocated before rendering (misiva.render.promo).
+    environment.globals[PROMO_FUNCTION] = promo_code
     return environment
 
 

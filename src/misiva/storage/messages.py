@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from misiva.domain.delivery import RecipientState
 from misiva.domain.enums import MessageStatus
 from misiva.domain.records import NewMessage, StoredMessage
+from misiva.storage.content_blocks import record_choices
 from misiva.storage.engine import Tx
 from misiva.storage.tables import messages
 
@@ -48,6 +49,9 @@ async def insert_messages(tx: Tx, batch: list[NewMessage]) -> None:
     """Queue a batch in one statement (one round trip however many messages)."""
     if batch:
         await tx.execute(sa.insert(messages), [_row_values(m) for m in batch])
+    for m in batch:
+        # In the same commit as the message: what the message got is never lost or invented.
+        await record_choices(tx, m.server_id, m.id, m.content_blocks, m.accepted_at)
 
 
 def _pairs(value: Any) -> list[tuple[str, str]]:
