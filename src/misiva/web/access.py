@@ -19,6 +19,7 @@ from misiva.domain.users import Capability, User
 from misiva.storage import alerts as alert_store
 from misiva.storage import servers as server_store
 from misiva.web.deps import current_session, web_deps
+from misiva.web.forms import Form, checked_form, expired_form
 from misiva.web.render import page
 
 
@@ -86,3 +87,17 @@ async def visit(request: Request, server_id: int, need: Capability) -> Visit | R
     if not user.can(need):
         return forbidden(got)
     return Visit(got, server, tuple(alerts))
+
+
+async def posted(
+    request: Request, server_id: int, need: Capability
+) -> tuple[Visit, Form] | Response:
+    """A form posted to a server's page: the visit as `visit` allows it, and the form if it
+    carries the session's CSRF token (else 400)."""
+    got = await visit(request, server_id, need)
+    if isinstance(got, Response):
+        return got
+    form = await checked_form(request, got.csrf)
+    if form is None:
+        return expired_form()
+    return got, form

@@ -6,6 +6,7 @@ import hmac
 from urllib.parse import parse_qs
 
 from fastapi import Request
+from starlette.responses import PlainTextResponse, Response
 
 # A template's HTML is the largest thing a person posts; Postmark caps a whole message at 10 MB,
 # a template body sits well under this.
@@ -53,3 +54,8 @@ async def checked_form(request: Request, csrf_token: str) -> Form | None:
     form = await read_form(request)
     given = form.get("csrf") or request.headers.get("x-csrf-token", "")
     return form if given and same(csrf_token, given) else None
+
+
+def expired_form() -> Response:
+    """A post without the session's CSRF token: another site's form, or a stale page."""
+    return PlainTextResponse("The form expired: reload the page and try again.", status_code=400)

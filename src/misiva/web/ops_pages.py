@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from fastapi import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
 from misiva.web.deps import WebDeps
 from misiva.web.i18n import gettext_for
@@ -22,11 +22,6 @@ def notice(request: Request, notices: dict[str, str], lang: str) -> str | None:
     """The translated notice a redirect's `done` names (unknown names show nothing)."""
     text = notices.get(request.query_params.get("done", ""))
     return gettext_for(lang).gettext(text) if text else None
-
-
-def expired_form() -> Response:
-    """A post without the session's CSRF token: another site's form, or a stale page."""
-    return PlainTextResponse("The form expired: reload the page and try again.", status_code=400)
 
 
 async def refresh_server(deps: WebDeps, server_id: int) -> None:

@@ -18,11 +18,11 @@ from misiva.feedback.dmarc import DmarcReports
 from misiva.storage import alerts as alert_store
 from misiva.storage import dmarc as dmarc_store
 from misiva.storage import domains as domain_store
-from misiva.web.access import Visit, visit
+from misiva.web.access import Visit, posted, visit
 from misiva.web.deps import web_deps
-from misiva.web.forms import checked_form, same
+from misiva.web.forms import checked_form, expired_form, same
 from misiva.web.i18n import N_, gettext_for
-from misiva.web.ops_pages import after_change, expired_form, notice
+from misiva.web.ops_pages import after_change, notice
 from misiva.web.render import page
 
 router = APIRouter(include_in_schema=False)
@@ -110,12 +110,10 @@ async def _alerts_page(
 
 @router.post("/ui/servers/{server_id}/alerts/thresholds")
 async def save_thresholds(request: Request, server_id: int) -> Response:
-    got = await visit(request, server_id, Capability.MANAGE_INTEGRATION)
-    if isinstance(got, Response):
-        return got
-    form = await checked_form(request, got.csrf)
-    if form is None:
-        return expired_form()
+    posted_form = await posted(request, server_id, Capability.MANAGE_INTEGRATION)
+    if isinstance(posted_form, Response):
+        return posted_form
+    got, form = posted_form
     deps = web_deps(request)
     try:
         # Rates are typed as percentages, delivery time in seconds.

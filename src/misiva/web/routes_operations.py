@@ -16,11 +16,11 @@ from misiva.domain.enums import StreamType, TrackLinks
 from misiva.domain.errors import MisivaError
 from misiva.domain.users import Capability
 from misiva.web import routes_ops_audience, routes_ops_integration
-from misiva.web.access import Visit, visit
+from misiva.web.access import Visit, posted, visit
 from misiva.web.deps import web_deps
-from misiva.web.forms import Form, checked_form
+from misiva.web.forms import Form, checked_form, expired_form
 from misiva.web.i18n import N_
-from misiva.web.ops_pages import after_change, expired_form, notice, refresh_server
+from misiva.web.ops_pages import after_change, notice, refresh_server
 from misiva.web.render import page
 
 router = APIRouter(include_in_schema=False)
@@ -216,13 +216,8 @@ async def _archive(request: Request, server_id: int, stream_id: str, *, archive:
 
 async def _stream_form(request: Request, server_id: int) -> tuple[Visit | Response, Form | None]:
     """A change to streams: developers and owners only, with the session's CSRF token."""
-    got = await visit(request, server_id, Capability.MANAGE_INTEGRATION)
-    if isinstance(got, Response):
-        return got, None
-    form = await checked_form(request, got.csrf)
-    if form is None:
-        return expired_form(), None
-    return got, form
+    got = await posted(request, server_id, Capability.MANAGE_INTEGRATION)
+    return (got, None) if isinstance(got, Response) else got
 
 
 async def _streams_page(

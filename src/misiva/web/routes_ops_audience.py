@@ -20,11 +20,11 @@ from misiva.storage import contacts as contact_store
 from misiva.storage import streams as stream_store
 from misiva.storage import suppressions as suppression_store
 from misiva.subscriptions.profile import address_profile
-from misiva.web.access import Visit, forbidden, visit
+from misiva.web.access import Visit, forbidden, posted, visit
 from misiva.web.deps import web_deps
-from misiva.web.forms import checked_form
+from misiva.web.forms import checked_form, expired_form
 from misiva.web.i18n import N_
-from misiva.web.ops_pages import after_change, expired_form, notice
+from misiva.web.ops_pages import after_change, notice
 from misiva.web.render import page
 
 router = APIRouter(include_in_schema=False)
@@ -195,12 +195,10 @@ async def contact(request: Request, server_id: int, email: str) -> Response:
 
 @router.post("/ui/servers/{server_id}/contacts/{email}/erase")
 async def erase(request: Request, server_id: int, email: str) -> Response:
-    got = await visit(request, server_id, Capability.MANAGE_CONTACTS)
-    if isinstance(got, Response):
-        return got
-    form = await checked_form(request, got.csrf)
-    if form is None:
-        return expired_form()
+    posted_form = await posted(request, server_id, Capability.MANAGE_CONTACTS)
+    if isinstance(posted_form, Response):
+        return posted_form
+    got, form = posted_form
     if form.get("confirm") != "yes":
         # The checkbox is required in the form; without it nothing is erased.
         return RedirectResponse(

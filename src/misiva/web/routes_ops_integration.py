@@ -18,11 +18,11 @@ from misiva.mail.published import records_to_publish
 from misiva.storage import dkim_keys as key_store
 from misiva.storage import domains as domain_store
 from misiva.storage import webhooks as webhook_store
-from misiva.web.access import Visit, visit
+from misiva.web.access import Visit, posted, visit
 from misiva.web.deps import web_deps
-from misiva.web.forms import checked_form
+from misiva.web.forms import checked_form, expired_form
 from misiva.web.i18n import N_
-from misiva.web.ops_pages import after_change, expired_form, notice, refresh_server
+from misiva.web.ops_pages import after_change, notice, refresh_server
 from misiva.web.render import page
 from misiva.webhooks.admin import replay_delivery
 
@@ -73,12 +73,10 @@ async def domains(request: Request, server_id: int) -> Response:
 
 @router.post("/ui/servers/{server_id}/domains")
 async def create_domain(request: Request, server_id: int) -> Response:
-    got = await visit(request, server_id, Capability.MANAGE_INTEGRATION)
-    if isinstance(got, Response):
-        return got
-    form = await checked_form(request, got.csrf)
-    if form is None:
-        return expired_form()
+    posted_form = await posted(request, server_id, Capability.MANAGE_INTEGRATION)
+    if isinstance(posted_form, Response):
+        return posted_form
+    got, form = posted_form
     deps = web_deps(request)
     try:
         made = await add_domain(deps.db, form.get("domain"), got.server.name, clock=deps.clock)
@@ -99,12 +97,10 @@ async def create_domain(request: Request, server_id: int) -> Response:
 
 @router.post("/ui/servers/{server_id}/domains/{name}/rotate")
 async def rotate_domain_key(request: Request, server_id: int, name: str) -> Response:
-    got = await visit(request, server_id, Capability.MANAGE_INTEGRATION)
-    if isinstance(got, Response):
-        return got
-    form = await checked_form(request, got.csrf)
-    if form is None:
-        return expired_form()
+    posted_form = await posted(request, server_id, Capability.MANAGE_INTEGRATION)
+    if isinstance(posted_form, Response):
+        return posted_form
+    got, form = posted_form
     deps = web_deps(request)
     try:
         algorithm = _algorithm(form.get("algorithm"))
@@ -203,12 +199,10 @@ async def webhooks(request: Request, server_id: int, webhook: int | None = None)
 
 @router.post("/ui/servers/{server_id}/webhooks/deliveries/{delivery_id}/replay")
 async def replay(request: Request, server_id: int, delivery_id: int) -> Response:
-    got = await visit(request, server_id, Capability.MANAGE_INTEGRATION)
-    if isinstance(got, Response):
-        return got
-    form = await checked_form(request, got.csrf)
-    if form is None:
-        return expired_form()
+    posted_form = await posted(request, server_id, Capability.MANAGE_INTEGRATION)
+    if isinstance(posted_form, Response):
+        return posted_form
+    got, form = posted_form
     deps = web_deps(request)
     try:
         await replay_delivery(deps.db, server_id, delivery_id, clock=deps.clock)

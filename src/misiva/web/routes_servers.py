@@ -12,8 +12,7 @@ from misiva.domain.errors import MisivaError
 from misiva.domain.users import Capability
 from misiva.web.access import forbidden, signed_in
 from misiva.web.deps import web_deps
-from misiva.web.forms import checked_form
-from misiva.web.ops_pages import expired_form
+from misiva.web.forms import checked_form, expired_form
 from misiva.web.render import page
 
 router = APIRouter(include_in_schema=False)
