@@ -15,6 +15,7 @@ from misiva.api import (
     routes_capture,
     routes_contacts,
     routes_content_blocks,
+    routes_conversions,
     routes_dmarc,
     routes_email,
     routes_links,
@@ -104,6 +105,7 @@ def create_app(deps: ApiDeps) -> FastAPI:
         routes_dmarc,
         routes_content_blocks,
         routes_promo,
+        routes_conversions,
     )
     for module in routers:
         app.include_router(module.router)

@@ -4,7 +4,7 @@ change, delete, the rule tester, and each block's results per variant."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -12,8 +12,9 @@ from fastapi import APIRouter, Depends, Request
 from misiva.api.auth import deps_of, server_caller
 from misiva.api.deps import Caller
 from misiva.api.responses import JSONResponse
+from misiva.api.routes_conversions import comparison_json, funnel_json
 from misiva.api.routes_email import read_json
-from misiva.authoring.content_blocks import ContentBlocks
+from misiva.authoring.content_blocks import ContentBlocks, parse_time
 from misiva.domain.content_blocks import (
     DEFAULT_VARIANT,
     SPLIT_TOTAL,
@@ -24,9 +25,8 @@ from misiva.domain.content_blocks import (
 )
 from misiva.domain.enums import ErrorCode
 from misiva.domain.errors import InvalidRequest
+from misiva.feedback.offer_results import block_results
 from misiva.ingest.templated import contact_namespace
-from misiva.render.blocks import block_of_link
-from misiva.storage import content_blocks as block_store
 
 router = APIRouter(tags=["content blocks"])
 # A block is a snippet, not a newsletter: its body stays well under Gmail's clip.
@@ -75,14 +75,7 @@ def block_json(block: ContentBlock) -> dict[str, Any]:
 def _time(body: dict[str, Any], name: str, fallback: datetime | None) -> datetime | None:
     if name not in body:
         return fallback
-    value = body[name]
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError:
-        raise _invalid(f"'{name}' is not an ISO 8601 date and time.") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parse_time(body[name], name)
 
 
 def _contents(value: Any, where: str) -> dict[str, BlockContent]:
@@ -209,31 +202,21 @@ async def test_block(
     )
 
 
-@router.get("/content-blocks/{block_id}/results", summary="Sends and clicks per variant")
-async def block_results(
+@router.get(
+    "/content-blocks/{block_id}/results", summary="Each variant's funnel, and the A/B verdict"
+)
+async def block_results_json(
     request: Request, block_id: int, who: Annotated[Caller, Depends(server_caller)]
 ) -> JSONResponse:
-    server_id = _server_id(who)
-    block = await _service(request).get(server_id, block_id)
-    async with deps_of(request).db.reading() as tx:
-        sends = await block_store.sends_by_variant(tx, server_id, block.id)
-        clicks = await block_store.block_clicks(tx, server_id, block.id)
-    clicked: dict[str, set[str]] = {}
-    for message_id, variant, link in clicks:
-        # Only a click on the block's own links is the block's (not the template's links).
-        if block_of_link(link) == (block.id, variant):
-            clicked.setdefault(variant, set()).add(message_id)
-    names = [v.name for v in block.variants] + sorted(set(sends) - {v.name for v in block.variants})
+    block = await _service(request).get(_server_id(who), block_id)
+    found = await block_results(deps_of(request).db, block)
     return JSONResponse(
         {
             "ID": block.id,
             "Variants": [
-                {
-                    "Name": name,
-                    "Sends": sends.get(name, 0),
-                    "UniqueClicks": len(clicked.get(name, ())),
-                }
-                for name in names
+                {"Name": name, **funnel_json(funnel), "UniqueClicks": funnel.clicks}
+                for name, funnel in found.variants
             ],
+            "Comparison": comparison_json(found.comparison),
         }
     )

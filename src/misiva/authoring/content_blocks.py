@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import jinja2
@@ -56,10 +57,12 @@ def checked(new: NewContentBlock) -> NewContentBlock:
         raise _invalid("Variant names must be distinct letters, digits, '_' or '-'.")
     if any(v.split < 0 for v in new.variants) or sum(v.split for v in new.variants) != SPLIT_TOTAL:
         raise _invalid(f"The variants' splits must add up to {SPLIT_TOTAL} percent.")
-    return replace(new, variants=tuple(_checked_variant(v) for v in new.variants))
+    return replace(new, variants=tuple(checked_variant(v) for v in new.variants))
 
 
-def _checked_variant(variant: BlockVariant) -> BlockVariant:
+def checked_variant(variant: BlockVariant) -> BlockVariant:
+    """One variant as it will be stored (MJML compiled, HTML parsed): the editor's preview
+    checks the variant it shows this way before the whole block is ready to save."""
     if not variant.contents:
         raise _invalid(f"Variant '{variant.name}' has no content.")
     contents = {}
@@ -73,6 +76,17 @@ def _checked_variant(variant: BlockVariant) -> BlockVariant:
             ) from error
         contents[locale] = BlockContent(html=html, mjml=content.mjml)
     return replace(variant, contents=contents)
+
+
+def parse_time(value: object, name: str) -> datetime | None:
+    """A schedule's time from ISO 8601 (without a zone: UTC); None stays None."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise _invalid(f"'{name}' is not an ISO 8601 date and time.") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)

@@ -129,3 +129,5 @@ class ErrorCode:
     PROMO_CODE_NOT_FOUND = 1153
     PROMO_CODE_ALREADY_REDEEMED = 1154
     PROMO_CODE_NOT_ALLOCATED = 1155
+    # Misiva's own: conversions (docs/offers-conversions.md).
+    CONVERSION_NOT_ATTRIBUTED = 1160

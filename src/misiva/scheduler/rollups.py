@@ -5,12 +5,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import datetime
 
 from misiva.domain.clock import Clock, utcnow
 from misiva.domain.errors import MisivaError
 from misiva.storage import Database, rollups
 
 log = logging.getLogger(__name__)
+# Before it reads, a page or an API call folds what the scheduler has not yet: one small batch
+# at most, so that a scheduler that is not running costs a reader a bounded wait, never a
+# full catch-up.
+CATCH_UP_BATCH = 5_000
 
 
 class RollupFolder:
@@ -60,3 +65,8 @@ class RollupFolder:
                 log.error("rollups paused: %s", error.message)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=self._interval)
+
+
+async def catch_up(db: Database, now: datetime) -> None:
+    """Fold at most one small batch, so a reader sees what happened a moment ago."""
+    await RollupFolder(db, clock=lambda: now, batch_size=CATCH_UP_BATCH).run_once(max_batches=1)

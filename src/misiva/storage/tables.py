@@ -69,6 +69,9 @@ streams = sa.Table(
     sa.Column("unsubscribe_template", sa.String(100), nullable=True),
     sa.Column("notice_from", sa.Text, nullable=True),
     sa.Column("notice_stream", sa.String(30), nullable=False, server_default="outbound"),
+    # The commercial-content policy: the largest share (percent) of a message's text that
+    # content blocks may take on this stream; NULL is the default (lint.blocks, 30%).
+    sa.Column("max_block_share", sa.SmallInteger, nullable=True),
     sa.UniqueConstraint("server_id", "stream_id"),
 )
 
@@ -191,6 +194,16 @@ message_events = sa.Table(
     # that type.
     sa.Index("ix_message_events_message", "message_id", "server_id", "type", "id"),
     sa.Index("ix_message_events_server_type", "server_id", "type", "created_at"),
+    # A conversion reported by recipient finds the messages that reached and engaged them
+    # (feedback/conversions.py); only those types are indexed, so a send costs nothing more.
+    sa.Index(
+        "ix_message_events_recipient",
+        "server_id",
+        sa.func.lower(sa.column("recipient")),
+        "created_at",
+        sqlite_where=sa.text("type IN ('delivered', 'opened', 'clicked')"),
+        postgresql_where=sa.text("type IN ('delivered', 'opened', 'clicked')"),
+    ),
 )
 
 idempotency_keys = sa.Table(
@@ -463,5 +476,6 @@ audit_log = sa.Table(
 # The dashboard's rollups, the alerts and DMARC reports are in their own module (this one
 # would pass 500 lines); imported here so that `metadata` always holds them.
 import misiva.storage.tables_blocks  # noqa: E402
+import misiva.storage.tables_conversions  # noqa: E402
 import misiva.storage.tables_health  # noqa: E402
 import misiva.storage.tables_promo  # noqa: E402, F401

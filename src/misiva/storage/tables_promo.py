@@ -47,4 +47,7 @@ promo_codes = sa.Table(
     sa.UniqueConstraint("server_id", "code"),
     sa.UniqueConstraint("pool_id", "recipient"),
     sa.Index("ix_promo_codes_pool_free", "pool_id", "recipient", "id"),
+    # The pool page lists given codes latest first, 50 at a time: read off this index, not
+    # sorted whole for each page.
+    sa.Index("ix_promo_codes_pool_allocated", "pool_id", "allocated_at"),
 )

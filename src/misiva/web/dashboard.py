@@ -20,7 +20,6 @@ from misiva.domain.stats import (
     percentile,
     rate,
 )
-from misiva.scheduler.rollups import RollupFolder
 from misiva.storage import Database, rollups
 from misiva.web.i18n import N_
 
@@ -28,9 +27,6 @@ HOUR: Final = timedelta(hours=1)
 DAY: Final = timedelta(days=1)
 # Rows of each breakdown table; the rest are summed up in one line.
 TOP: Final = 10
-# Before it reads, a page folds what the scheduler has not yet: one small batch at most, so
-# that a scheduler that is not running costs a page a bounded wait, never a full catch-up.
-CATCH_UP_BATCH: Final = 5_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,10 +130,6 @@ def window(chosen: Range, now: datetime) -> tuple[datetime, datetime]:
     hour = now.replace(minute=0, second=0, microsecond=0)
     until = hour + HOUR if chosen.step == HOUR else hour.replace(hour=0) + DAY
     return until - chosen.step * chosen.steps, until
-
-
-async def catch_up(db: Database, now: datetime) -> None:
-    await RollupFolder(db, clock=lambda: now, batch_size=CATCH_UP_BATCH).run_once(max_batches=1)
 
 
 async def load(db: Database, server_id: int, chosen: Range, now: datetime) -> Dashboard:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
-from babel.numbers import format_decimal, format_percent
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from misiva.domain.users import Capability
+from misiva.scheduler.rollups import catch_up
 from misiva.web import charts
 from misiva.web.access import visit
 from misiva.web.dashboard import (
@@ -18,43 +15,13 @@ from misiva.web.dashboard import (
     METRIC_LABEL,
     METRICS,
     RANGES,
-    catch_up,
     load,
 )
 from misiva.web.deps import web_deps
-from misiva.web.i18n import N_
+from misiva.web.formats import Formats
 from misiva.web.render import page
 
 router = APIRouter(include_in_schema=False)
-_UNITS = ((86400, N_("d")), (3600, N_("h")), (60, N_("min")), (1, N_("s")))
-
-
-@dataclass(frozen=True, slots=True)
-class Formats:
-    """Numbers as a reader of `lang` writes them (1,234.5 or 1.234,5)."""
-
-    lang: str
-
-    def number(self, value: int) -> str:
-        return format_decimal(value, locale=self.lang)
-
-    def percent(self, value: float | None) -> str:
-        if value is None:
-            return "—"
-        # Complaint rates live in hundredths of a percent: show two decimals below 1%.
-        pattern = "#,##0.00%" if value < 0.01 else "#,##0.0%"
-        return format_percent(value, pattern, locale=self.lang)
-
-    def duration(self, seconds: float | None) -> tuple[str, str] | None:
-        """(number, unit key) of a latency bound; the template translates the unit."""
-        if seconds is None:
-            return None
-        if math.isinf(seconds):
-            return ("∞", "")
-        for size, unit in _UNITS:
-            if seconds >= size:
-                return (format_decimal(round(seconds / size, 1), locale=self.lang), unit)
-        return (format_decimal(seconds, locale=self.lang), "s")
 
 
 @router.get("/ui/servers/{server_id}/dashboard")
