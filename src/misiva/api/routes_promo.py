@@ -14,11 +14,15 @@ from misiva.api.routes_email import read_json
 from misiva.authoring import promo_pools
 from misiva.authoring.promo_pools import ImportResult, PoolView
 from misiva.domain.errors import InvalidRequest
-from misiva.domain.promo import Exhaustion, parse_codes, parse_csv
+from misiva.domain.promo import (
+    MAX_IMPORT_BYTES,
+    exhaustion_of,
+    parse_codes,
+    parse_csv_bytes,
+    parse_moment,
+)
 
 router = APIRouter(tags=["promo codes"])
-# A CSV of a few hundred thousand codes; larger stocks are imported in parts.
-_MAX_IMPORT_BYTES = 10 * 1024 * 1024
 
 
 def _server_id(who: Caller) -> int:
@@ -66,10 +70,7 @@ async def create_pool(
     body = await read_json(request, 64 * 1024)
     if not isinstance(body, dict) or not isinstance(body.get("Key"), str):
         raise InvalidRequest("The body must be a JSON object with a Key.")
-    try:
-        exhaustion = Exhaustion(body.get("Exhaustion", "refuse"))
-    except ValueError:
-        raise InvalidRequest("Exhaustion must be refuse, fallback or omit.") from None
+    exhaustion = exhaustion_of(str(body.get("Exhaustion", "refuse")))
     threshold = body.get("LowStockThreshold", 0)
     if not isinstance(threshold, int) or isinstance(threshold, bool):
         raise InvalidRequest("LowStockThreshold must be a whole number.")
@@ -112,12 +113,9 @@ async def import_codes(
     request: Request, key: str, who: Annotated[Caller, Depends(server_caller)]
 ) -> JSONResponse:
     if request.headers.get("content-type", "").split(";")[0].strip() == "text/csv":
-        raw = await request.body()
-        if len(raw) > _MAX_IMPORT_BYTES:
-            raise InvalidRequest("The CSV is larger than the 10 MB allowed; import it in parts.")
-        parsed = parse_csv(raw.decode("utf-8-sig", errors="replace"))
+        parsed = parse_csv_bytes(await request.body())
     else:
-        body = await read_json(request, _MAX_IMPORT_BYTES)
+        body = await read_json(request, MAX_IMPORT_BYTES)
         codes = body.get("Codes") if isinstance(body, dict) else body
         if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
             raise InvalidRequest('The body must be a JSON list of codes (or {"Codes": [...]}).')
@@ -158,12 +156,4 @@ async def redeem_code(
 
 def _when(body: dict[str, Any], name: str) -> datetime | None:
     value = body.get(name)
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError:
-        raise InvalidRequest(f"{name} must be an ISO 8601 date and time.") from None
-    if parsed.tzinfo is None:
-        raise InvalidRequest(f"{name} must carry a time zone (such as 2026-12-31T23:59:00Z).")
-    return parsed
+    return None if value is None else parse_moment(str(value), name)

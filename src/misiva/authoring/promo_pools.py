@@ -19,7 +19,7 @@ from misiva.domain.promo import (
 )
 from misiva.storage import Database, Tx
 from misiva.storage import promo as promo_store
-from misiva.storage.promo import Redemption
+from misiva.storage.promo import Allocation, Redemption
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +75,16 @@ async def pool_view(db: Database, server_id: int, key: str) -> PoolView:
     async with db.reading() as tx:
         pool = await _pool(tx, server_id, key)
         return PoolView(pool, await promo_store.stock(tx, pool.id))
+
+
+async def allocations(
+    db: Database, server_id: int, key: str, *, limit: int, offset: int
+) -> tuple[PoolView, list[Allocation]]:
+    """The pool and a page of the codes it has given, the latest first."""
+    async with db.reading() as tx:
+        pool = await _pool(tx, server_id, key)
+        given = await promo_store.list_allocations(tx, pool.id, limit=limit, offset=offset)
+        return PoolView(pool, await promo_store.stock(tx, pool.id)), given
 
 
 async def list_pools(db: Database, server_id: int) -> list[PoolView]:

@@ -9,7 +9,7 @@ import io
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from misiva.domain.errors import InvalidRequest
 
@@ -21,6 +21,9 @@ _DIGITS = "0123456789"
 # Generation stops when a pattern cannot give that many distinct codes in reasonable tries.
 _MAX_TRIES_PER_CODE = 20
 MAX_GENERATE = 1_000_000
+# A CSV of a few hundred thousand codes (100,000 codes are about 2 MB); larger stocks are
+# imported in parts.
+MAX_IMPORT_BYTES = 10 * 1024 * 1024
 
 
 class Exhaustion(enum.StrEnum):
@@ -76,6 +79,37 @@ def check_pool_key(key: str) -> str:
             f"'{key}' is not a valid pool key: 1 to 64 letters, digits, '_', '.' or '-'."
         )
     return key
+
+
+def exhaustion_of(value: str) -> Exhaustion:
+    try:
+        return Exhaustion(value)
+    except ValueError:
+        raise InvalidRequest("Exhaustion must be refuse, fallback or omit.") from None
+
+
+def parse_moment(value: str, name: str, zone: tzinfo | None = None) -> datetime:
+    """A pool's start or end: ISO 8601 carrying a time zone, or taken in `zone` when one is
+    given (the UI's date-time fields have none and show UTC)."""
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidRequest(f"{name} must be an ISO 8601 date and time.") from None
+    if parsed.tzinfo is None:
+        if zone is None:
+            raise InvalidRequest(f"{name} must carry a time zone (such as 2026-12-31T23:59:00Z).")
+        parsed = parsed.replace(tzinfo=zone)
+    return parsed
+
+
+def parse_csv_bytes(raw: bytes) -> ParsedCodes:
+    """An uploaded CSV file (UTF-8, with or without a byte-order mark), bounded in size."""
+    if len(raw) > MAX_IMPORT_BYTES:
+        raise InvalidRequest(
+            f"The CSV is larger than the {MAX_IMPORT_BYTES // 2**20} MB allowed; "
+            "import it in parts."
+        )
+    return parse_csv(raw.decode("utf-8-sig", errors="replace"))
 
 
 def parse_codes(lines: list[str]) -> ParsedCodes:

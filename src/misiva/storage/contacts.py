@@ -91,6 +91,25 @@ async def get_contacts(tx: Tx, server_id: int, emails: list[str]) -> dict[str, C
     return {row.email: _contact(row) for row in rows}
 
 
+async def count_contacts(tx: Tx, server_id: int) -> int:
+    query = sa.select(sa.func.count()).select_from(contacts)
+    return int((await tx.execute(query.where(contacts.c.server_id == server_id))).scalar_one())
+
+
+async def contacts_by_id(
+    tx: Tx, server_id: int, *, limit: int, after_id: int = 0
+) -> list[tuple[int, Contact]]:
+    """One page of a server's contacts in the order they were added, with their ids: pass a
+    page's last id as `after_id` for the next (keyset paging stays fast deep in a list)."""
+    rows = await tx.execute(
+        sa.select(contacts)
+        .where(contacts.c.server_id == server_id, contacts.c.id > after_id)
+        .order_by(contacts.c.id)
+        .limit(limit)
+    )
+    return [(int(row.id), _contact(row)) for row in rows]
+
+
 async def search_contacts(
     tx: Tx, server_id: int, *, query: str | None = None, limit: int = 100, offset: int = 0
 ) -> tuple[int, list[Contact]]:

@@ -166,6 +166,21 @@ async def available_up_to(tx: Tx, pool_id: int, limit: int) -> int:
     return int((await tx.execute(sa.select(sa.func.count()).select_from(free))).scalar_one())
 
 
+async def stock_levels(tx: Tx, server_id: int, now: datetime) -> list[tuple[PromoPool, int]]:
+    """Each pool of the server that has not ended, with its codes left counted up to its
+    low-stock threshold + 1 (what the alert compares; a bounded count however big the
+    pool). An ended pool hands out no more codes, so its stock alarms no one."""
+    query = (
+        sa.select(_p)
+        .where(_p.c.server_id == server_id, sa.or_(_p.c.ends_at.is_(None), _p.c.ends_at > now))
+        .order_by(_p.c.key)
+    )
+    pools = [_pool(row) for row in await tx.execute(query)]
+    return [
+        (pool, await available_up_to(tx, pool.id, pool.low_stock_threshold + 1)) for pool in pools
+    ]
+
+
 async def mark_low_stock(tx: Tx, pool_id: int, now: datetime) -> bool:
     """Flags the pool as low on stock; True only for the send that flagged it first."""
     statement = (
@@ -187,6 +202,29 @@ async def stock(tx: Tx, pool_id: int) -> Stock:
     ).where(_c.c.pool_id == pool_id)
     total, allocated, redeemed = (await tx.execute(query)).one()
     return Stock(total=int(total), allocated=int(allocated), redeemed=int(redeemed))
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    """A code given to a recipient: by which message, when, and when it was redeemed."""
+
+    code: str
+    recipient: str
+    message_id: str | None
+    allocated_at: datetime
+    redeemed_at: datetime | None
+
+
+async def list_allocations(tx: Tx, pool_id: int, *, limit: int, offset: int) -> list[Allocation]:
+    """A page of the pool's allocated codes, the latest first (the count is its stock's)."""
+    query = (
+        sa.select(_c.c.code, _c.c.recipient, _c.c.message_id, _c.c.allocated_at, _c.c.redeemed_at)
+        .where(_c.c.pool_id == pool_id, _c.c.recipient.is_not(None))
+        .order_by(_c.c.allocated_at.desc(), _c.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return [Allocation(*row) for row in await tx.execute(query)]
 
 
 @dataclass(frozen=True, slots=True)

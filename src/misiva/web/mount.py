@@ -15,6 +15,9 @@ from misiva.web import (
     routes_capture,
     routes_dashboard,
     routes_monitoring,
+    routes_offers,
+    routes_offers_blocks,
+    routes_offers_pools,
     routes_operations,
     routes_servers,
     routes_studio,
@@ -36,6 +39,9 @@ def mount_ui(app: FastAPI, deps: WebDeps) -> FastAPI:
         routes_operations,
         routes_servers,
         routes_monitoring,
+        routes_offers,
+        routes_offers_pools,
+        routes_offers_blocks,
     ):
         app.include_router(module.router)
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")
