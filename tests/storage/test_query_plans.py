@@ -44,6 +44,7 @@ from misiva.storage import (
 from misiva.storage import events as event_store
 from misiva.storage import messages as message_store
 from misiva.storage import webhooks as webhook_store
+from misiva.storage.tables_blocks import message_blocks
 from plans import Plan, plans_of
 
 BACKENDS = ("sqlite", "postgresql")
@@ -68,6 +69,7 @@ BIG = (
     "captured_messages",
     "bounces",
     "subscriptions",
+    "message_blocks",
 )
 
 
@@ -272,6 +274,24 @@ async def _seed_lookups(tx: Tx, bulk: Tenant) -> None:
     )
 
 
+async def _seed_blocks(tx: Tx, messages: list[NewMessage]) -> None:
+    """The busy server's messages each had a content block in a slot."""
+    await tx.execute(
+        sa.insert(message_blocks),
+        [
+            {
+                "server_id": m.server_id,
+                "message_id": m.id,
+                "slot": "cross_sell",
+                "block_id": 1,
+                "variant": "A",
+                "at": m.accepted_at,
+            }
+            for m in messages
+        ],
+    )
+
+
 async def _seed(backend: str, url: str) -> Seeded:
     db = Database(url)
     try:
@@ -282,6 +302,7 @@ async def _seed(backend: str, url: str) -> Seeded:
             await _seed_webhooks(tx, bulk, settled[:BULK])
             # The busy server's messages, the old ones included (they close the list).
             await _seed_returned(tx, settled[:BULK] + settled[BULK + SHOP :])
+            await _seed_blocks(tx, settled[:BULK] + settled[BULK + SHOP :])
             await _seed_lookups(tx, bulk)
             if db.is_postgres:
                 await tx.exec_driver_sql("ANALYZE")
@@ -569,9 +590,13 @@ async def test_retention_deletes_through_message_indexes(seeded: Seeded, planned
     async def delete(tx: Tx) -> None:
         assert await retention.delete_old(tx, T0 - timedelta(days=365), 500) == OLD
 
-    [_find, events, bounces, messages] = await planned(delete)
+    [_find, events, bounces, blocks, messages] = await planned(delete)
     _assert_searches(events, "ix_message_events_message")
     _assert_searches(bounces, "ix_bounces_message")
+    # The unique (message_id, slot): ours on PostgreSQL, SQLite's automatic index there.
+    unique = "uq_message_blocks_message_id_slot"
+    sqlite_unique = "sqlite_autoindex_message_blocks_1"
+    _assert_searches(blocks, unique if seeded.backend == "postgresql" else sqlite_unique)
     _assert_searches(messages, _pk(seeded, "messages"))
 
 

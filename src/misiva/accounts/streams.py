@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from misiva.domain.clock import Clock, utcnow
+from misiva.domain.content_blocks import DEFAULT_MAX_BLOCK_SHARE_PERCENT
 from misiva.domain.enums import ErrorCode, StreamType, TrackLinks
 from misiva.domain.errors import InvalidRequest, NotFound
 from misiva.domain.message import DEFAULT_STREAM
@@ -99,6 +100,7 @@ async def create_stream(
         _check_settings(settings, stream_id, stream_type, existing)
         assert name is not None
         opens, links = _tracking(fields)
+        _given, share = _block_share(fields, stream_type)
         return await stream_store.insert_stream(
             tx,
             server_id,
@@ -110,20 +112,22 @@ async def create_stream(
             settings=settings,
             track_opens=bool(opens),
             track_links=links or TrackLinks.NONE.value,
+            max_block_share=share,
         )
 
 
 async def update_stream(
     db: Database, server_id: int, stream_id: str, fields: dict[str, Any], *, clock: Clock = utcnow
 ) -> Stream:
-    """PATCH /message-streams/{id}: Name, Description and subscription settings change;
-    the ID and the type are fixed at creation."""
+    """PATCH /message-streams/{id}: Name, Description, tracking, subscription settings and
+    MaxBlockShare change; the ID and the type are fixed at creation."""
     name = _name(fields, required=False)
     description = _description(fields)
     opens, links = _tracking(fields)
     async with db.transaction() as tx:
         stream = await _existing(tx, server_id, stream_id)
         _check_fixed(stream, fields)
+        share_given, share = _block_share(fields, stream.stream_type)
         settings = _settings(fields, stream.subscriptions)
         if settings != stream.subscriptions:
             existing = await stream_store.list_streams(tx, server_id)
@@ -138,6 +142,8 @@ async def update_stream(
             settings=settings if settings != stream.subscriptions else None,
             track_opens=opens,
             track_links=links,
+            max_block_share=share,
+            default_block_share=share_given and share is None,
         )
         return await _existing(tx, server_id, stream_id)
 
@@ -301,6 +307,27 @@ def _tracking(fields: dict[str, Any]) -> tuple[bool | None, str | None]:
             return opens, option.value
     choices = ", ".join(option.value for option in TrackLinks)
     raise InvalidRequest(f"Invalid 'TrackLinks' value {links!r}: use one of {choices}.")
+
+
+def _block_share(fields: dict[str, Any], stream_type: StreamType) -> tuple[bool, int | None]:
+    """Misiva's `MaxBlockShare`: (given, percent). Null, when given, means the default."""
+    if "MaxBlockShare" not in fields:
+        return False, None
+    share = fields["MaxBlockShare"]
+    if share is None:
+        return True, None
+    if isinstance(share, bool) or not isinstance(share, int) or not 0 <= share <= 100:
+        raise InvalidRequest(
+            f"Invalid 'MaxBlockShare' {share!r}: give a whole percent from 0 to 100, or null "
+            f"for the default ({DEFAULT_MAX_BLOCK_SHARE_PERCENT})."
+        )
+    if stream_type is StreamType.BROADCASTS:
+        # Commercial mail may be all offer: the service-first bound is for transactional mail.
+        raise InvalidRequest(
+            "A Broadcasts stream has no limit on content blocks: 'MaxBlockShare' applies to "
+            "Transactional streams."
+        )
+    return True, share
 
 
 def _settings(fields: dict[str, Any], base: SubscriptionSettings) -> SubscriptionSettings:

@@ -13,8 +13,8 @@ from misiva.api.deps import Caller
 from misiva.api.responses import JSONResponse
 from misiva.api.routes_email import read_json
 from misiva.domain.alerts import (
+    DEFAULT_THRESHOLDS,
     Alert,
-    AlertMetric,
     AlertState,
     AlertThreshold,
     threshold_from,
@@ -98,7 +98,8 @@ async def get_thresholds(
 ) -> JSONResponse:
     async with deps_of(request).db.reading() as tx:
         levels = await alert_store.thresholds(tx, _server_id(who))
-    return JSONResponse({"Thresholds": [threshold_json(levels[m]) for m in AlertMetric]})
+    # The metrics a server sets levels for; a promo pool's are its LowStockThreshold.
+    return JSONResponse({"Thresholds": [threshold_json(levels[m]) for m in DEFAULT_THRESHOLDS]})
 
 
 @router.put("/alerts/thresholds/{metric}", summary="Set one metric's alert levels")

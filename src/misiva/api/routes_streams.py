@@ -1,4 +1,5 @@
-"""Postmark's Message Streams API, with Misiva's subscription settings on each stream."""
+"""Postmark's Message Streams API, with Misiva's subscription settings and content-block share
+on each stream."""
 
 from __future__ import annotations
 
@@ -38,6 +39,9 @@ def stream_json(stream: Stream) -> dict[str, Any]:
         # per server; here each stream has its own).
         "TrackOpens": stream.track_opens,
         "TrackLinks": stream.track_links,
+        # Misiva: the largest share (percent) of a message's text that content blocks may
+        # take on this stream; null is the default (30). Broadcasts streams have no limit.
+        "MaxBlockShare": stream.max_block_share,
         # Misiva: confirmed opt-in and the notices sent about a subscription.
         "Subscriptions": {
             "RequireConfirmedOptIn": settings.require_opt_in,

@@ -94,8 +94,10 @@ async def validate(
     request: Request, who: Annotated[Caller, Depends(server_caller)]
 ) -> JSONResponse:
     body = await _body(request)
-    use = _stream_use(who, body.get("MessageStream"))
-    result = await validate_template(deps_of(request).db, _server_id(who), body, use=use)
+    use, share = _stream_use(who, body.get("MessageStream"))
+    result = await validate_template(
+        deps_of(request).db, _server_id(who), body, use=use, max_block_share=share
+    )
     return JSONResponse(result)
 
 
@@ -198,13 +200,15 @@ async def spamcheck(
     deps = deps_of(request)
     deps.content_checks.require_spamd()
     assert who.context is not None
+    use, share = _stream_use(who, body.get("MessageStream"))
     details, report = await deps.content_checks.check_version(
         deps.db,
         who.context.server,
         id_or_alias,
         number,
         sender_domain=_sender_domain(who),
-        use=_stream_use(who, body.get("MessageStream")),
+        use=use,
+        max_block_share=share,
     )
     return JSONResponse(
         {
@@ -222,10 +226,11 @@ def _sender_domain(who: Caller) -> str | None:
     return min(who.context.domains, default=None)
 
 
-def _stream_use(who: Caller, stream_id: object) -> StreamUse:
-    """A MessageStream given with a check: lint for its kind (Broadcasts is commercial)."""
+def _stream_use(who: Caller, stream_id: object) -> tuple[StreamUse, int | None]:
+    """A MessageStream given with a check: lint for its kind (Broadcasts is commercial) and
+    its share of content blocks (percent; None: the default)."""
     if not isinstance(stream_id, str) or not stream_id:
-        return StreamUse.UNKNOWN
+        return StreamUse.UNKNOWN, None
     assert who.context is not None
     stream = who.context.streams.get(stream_id)
     if stream is None:
@@ -234,8 +239,8 @@ def _stream_use(who: Caller, stream_id: object) -> StreamUse:
             ErrorCode.STREAM_NOT_FOUND,
         )
     if stream.stream_type is StreamType.BROADCASTS:
-        return StreamUse.COMMERCIAL
-    return StreamUse.TRANSACTIONAL
+        return StreamUse.COMMERCIAL, None
+    return StreamUse.TRANSACTIONAL, stream.max_block_share
 
 
 @router.get("/templates/{id_or_alias}/diff", summary="Misiva: diff two versions")

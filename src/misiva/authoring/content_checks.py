@@ -18,6 +18,7 @@ from misiva.domain.ids import new_message_id
 from misiva.domain.message import DEFAULT_STREAM, Address, SendRequest
 from misiva.domain.records import Server
 from misiva.domain.templates import RenderedContent, TemplateContent
+from misiva.lint.blocks import stream_share
 from misiva.lint.rules import LintInput, lint
 from misiva.mail.mime import build_mime
 from misiva.render.model import dotted
@@ -107,11 +108,13 @@ class ContentChecker:
         sender_domain: str | None = None,
         use: StreamUse = StreamUse.UNKNOWN,
         strict: bool = True,
+        max_block_share: int | None = None,
     ) -> tuple[authoring.TemplateDetails, ContentReport]:
         """Check every variant of a version (the latest by default) with the template's
         test data, the server's brand and its published layout, as a send would render it.
         `strict`: spamd failing raises SpamdUnavailable; otherwise the report notes it (a
-        publish decides what a missing score means)."""
+        publish decides what a missing score means). `use` and `max_block_share` (percent;
+        None: the default) are the stream's kind and share of content blocks."""
         details = await authoring.get_template(db, server.id, id_or_alias, number)
         if number is None and details.version.number != details.template.latest_version:
             latest = details.template.latest_version
@@ -124,12 +127,16 @@ class ContentChecker:
             draft = Draft(template.template_type, content, template.layout_alias, variant)
             preview = await _render(db, server, draft, test_model)
             try:
-                check = await self.check_preview(preview, draft, sender_domain, use, not note)
+                check = await self.check_preview(
+                    preview, draft, sender_domain, use, not note, max_block_share
+                )
             except SpamdUnavailable as error:
                 if strict:
                     raise
                 note = error.message
-                check = await self.check_preview(preview, draft, sender_domain, use, False)
+                check = await self.check_preview(
+                    preview, draft, sender_domain, use, False, max_block_share
+                )
             checks.append(check)
         report = ContentReport(tuple(checks), self.threshold, note, self.spamd is not None)
         return details, report
@@ -141,6 +148,7 @@ class ContentChecker:
         sender_domain: str | None,
         use: StreamUse = StreamUse.UNKNOWN,
         score: bool = True,
+        max_block_share: int | None = None,
     ) -> VariantCheck:
         """Lint (and score, when spamd is configured) one rendered variant, such as the
         studio's preview."""
@@ -148,7 +156,7 @@ class ContentChecker:
         if rendered is None:
             problems = "; ".join(p.message for p in preview.problems) or "it does not render"
             return VariantCheck(draft.variant, problem=f"Cannot be checked: {problems}")
-        findings = lint_rendered(rendered, draft.content, preview.paths, use)
+        findings = lint_rendered(rendered, draft.content, preview.paths, use, max_block_share)
         spam = None
         if score and self.spamd is not None:
             spam = await self.spamd.score(sample_message(rendered, sender_domain))
@@ -182,8 +190,10 @@ def lint_rendered(
     content: TemplateContent,
     paths: Iterable[Path],
     use: StreamUse = StreamUse.UNKNOWN,
+    max_block_share: int | None = None,
 ) -> tuple[LintFinding, ...]:
-    """Lint content rendered from a compiled template (POST /templates/validate)."""
+    """Lint content rendered from a compiled template (POST /templates/validate), for a
+    stream of this kind and share of content blocks (percent; None: the default)."""
     return lint(
         LintInput(
             rendered=rendered,
@@ -191,6 +201,7 @@ def lint_rendered(
             variables=frozenset(dotted(p) for p in paths),
             use=use,
             locate_variable=lambda path: _locate(path, content),
+            max_block_share=stream_share(max_block_share),
         )
     )
 

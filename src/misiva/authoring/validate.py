@@ -25,9 +25,11 @@ async def validate_template(
     body: dict[str, Any],
     *,
     use: StreamUse = StreamUse.UNKNOWN,
+    max_block_share: int | None = None,
 ) -> dict[str, Any]:
     """Postmark's response, plus Misiva's `Warnings` and `Lint` (content lint findings of the
-    test render: docs/deliverability-content.md); `use` is the stream kind it is linted for."""
+    test render: docs/deliverability-content.md); `use` is the stream kind it is linted for,
+    `max_block_share` that stream's share of content blocks (percent; None: the default)."""
     kind = (
         TemplateType.LAYOUT
         if str(body.get("TemplateType") or "").lower() == "layout"
@@ -58,7 +60,7 @@ async def validate_template(
             "TextBody": result.text_body,
         }
         warnings = list(result.warnings)
-        findings = lint_rendered(result, content, compiled.paths, use)
+        findings = lint_rendered(result, content, compiled.paths, use, max_block_share)
     except TemplateError as error:
         for problem in error.errors:
             errors.setdefault(problem.part, []).append(

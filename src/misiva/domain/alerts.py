@@ -1,6 +1,7 @@
-"""Alerts on sending health: what is measured (rates and delivery time), along what (the
-server, a stream, a mailbox provider), over which sliding windows, at which levels, and when
-an alert opens, stays open and resolves."""
+"""Alerts on sending health: what is measured (rates and delivery time, failing DNS records,
+a promo pool's stock), along what (the server, a stream, a mailbox provider, a sending domain,
+a pool), over which sliding windows, at which levels, and when an alert opens, stays open and
+resolves."""
 
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ class AlertMetric(StrEnum):
     # A sending domain's DNS records that fail their last check (DKIM, SPF, DMARC,
     # Return-Path): a broken record costs deliverability before any rate shows it.
     DNS_FAILING = "dns_records_failing"
+    # A promo pool's codes left, against the pool's own LowStockThreshold: sends that need a
+    # code get the fallback, nothing, or a refusal once none is left.
+    PROMO_STOCK = "promo_codes_available"
 
 
 # The metrics that are fractions (shown and typed as percentages); the others are counts or
@@ -35,6 +39,7 @@ class AlertScope(StrEnum):
     STREAM = "stream"
     PROVIDER = "provider"
     DOMAIN = "domain"  # a sending domain
+    POOL = "pool"  # a promo code pool, by its key
 
 
 class AlertLevel(StrEnum):
@@ -69,9 +74,17 @@ class AlertThreshold:
     warning: float
     danger: float
     min_volume: int
+    # Lower is worse (a stock): the levels are reached at or under warning and danger.
+    falling: bool = False
 
     def level(self, value: float, volume: int) -> AlertLevel | None:
-        if volume < self.min_volume or value < self.warning:
+        if volume < self.min_volume:
+            return None
+        if self.falling:
+            if value > self.warning:
+                return None
+            return AlertLevel.DANGER if value <= self.danger else AlertLevel.WARNING
+        if value < self.warning:
             return None
         return AlertLevel.DANGER if value >= self.danger else AlertLevel.WARNING
 
@@ -81,8 +94,12 @@ def threshold_from(metric: str, warning: Any, danger: Any, min_volume: Any) -> A
     try:
         chosen = AlertMetric(metric)
     except ValueError:
-        names = ", ".join(m.value for m in AlertMetric)
-        raise InvalidRequest(f"Unknown metric {metric!r}: one of {names}.") from None
+        chosen = None
+    if chosen is AlertMetric.PROMO_STOCK:
+        raise InvalidRequest(f"The levels of {metric} are each promo pool's own LowStockThreshold.")
+    if chosen is None:
+        names = ", ".join(m.value for m in DEFAULT_THRESHOLDS)
+        raise InvalidRequest(f"Unknown metric {metric!r}: one of {names}.")
     try:
         low, high, volume = float(warning), float(danger), int(min_volume)
     except (TypeError, ValueError):
@@ -110,6 +127,20 @@ DEFAULT_THRESHOLDS: Final[Mapping[AlertMetric, AlertThreshold]] = {
         AlertThreshold(AlertMetric.DNS_FAILING, 1.0, 1.0, 0),
     )
 }
+# The metrics a server sets levels for are DEFAULT_THRESHOLDS' keys. A promo pool's stock is
+# measured against the pool's own LowStockThreshold (Measurement.levels), and its alert
+# resolves as soon as the pool is restocked: a stock moves only when codes are taken or
+# added, with no noise to wait out, and the pool's flag (low_stock_alerted_at) clears then too.
+RESOLVE_AT_ONCE: Final = frozenset({AlertMetric.PROMO_STOCK})
+
+
+def pool_levels(low_stock_threshold: int, refuses: bool) -> AlertThreshold:
+    """A pool's levels: warning at or under its low-stock threshold; danger at none left
+    when its exhaustion rule refuses sends (then sends fail), never otherwise (recipients
+    get the fallback text or nothing, and the send goes on)."""
+    danger = 0.0 if refuses else -1.0
+    return AlertThreshold(AlertMetric.PROMO_STOCK, float(low_stock_threshold), danger, 1, True)
+
 
 # Mailbox providers by the recipient domains they host: the same filters and reputation
 # stand behind each family, so their rates are read together. Anything else is itself.
@@ -162,6 +193,8 @@ class Measurement:
     volume: int
     # What a reader needs beyond the number (the failing DNS records, by kind).
     details: dict[str, Any] = field(default_factory=dict, compare=False)
+    # The subject's own levels in place of the server's (a promo pool's threshold).
+    levels: AlertThreshold | None = field(default=None, compare=False)
 
     @property
     def key(self) -> str:
@@ -204,6 +237,8 @@ class Alert:
                 f"{self.level.value}: {format_value(self.metric, self.value)} "
                 f"on domain {self.subject} ({failing})"
             )
+        if self.metric is AlertMetric.PROMO_STOCK:
+            return f"{self.level.value}: promo pool {self.subject} {self._stock()}"
         what = self.metric.value.replace("_", " ")
         where = "server" if self.scope is AlertScope.SERVER else f"{self.scope} {self.subject}"
         return (
@@ -212,12 +247,30 @@ class Alert:
             f"last {self.window}"
         )
 
+    def _stock(self) -> str:
+        threshold = int(self.details.get("low_stock_threshold", self.threshold))
+        if self.value > 0:
+            left = format_value(self.metric, self.value)
+            return f"is low on stock: {left} (threshold {threshold})"
+        then = _EXHAUSTED.get(str(self.details.get("exhaustion")), "")
+        return f"has no codes left{then} (threshold {threshold})"
+
+
+# What sends get from an empty pool, by its exhaustion rule (domain.promo.Exhaustion).
+_EXHAUSTED: Final = {
+    "refuse": ": sends that need one are refused",
+    "fallback": ": sends get its fallback text",
+    "omit": ": sends leave the code out",
+}
+
 
 def format_value(metric: AlertMetric, value: float) -> str:
     if metric is AlertMetric.DELIVERY_P95:
         return f"{value:.0f} s"
     if metric is AlertMetric.DNS_FAILING:
         return f"{value:.0f} record(s) failing"
+    if metric is AlertMetric.PROMO_STOCK:
+        return f"{value:.0f} code(s) left"
     # Complaint rates live in tenths of a percent: two decimals are needed to see 0.08%.
     return f"{value * 100:.2f}%"
 
@@ -236,11 +289,14 @@ def next_step(
     level: AlertLevel | None, open_alert: Alert | None, now: datetime, quiet: timedelta
 ) -> Step:
     """Hysteresis: an alert opens at the warning level and resolves only once the measure
-    has stayed under it for `quiet`, so a rate that hovers at the line does not flap."""
+    has stayed under it for `quiet`, so a rate that hovers at the line does not flap. A
+    `quiet` of zero resolves at the first measure under warning (RESOLVE_AT_ONCE)."""
     if open_alert is None:
         return Step.NOTHING if level is None else Step.OPEN
     if level is not None:
         return Step.UPDATE
+    if quiet <= timedelta(0):
+        return Step.RESOLVE
     since = open_alert.below_since
     if since is not None and now - since >= quiet:
         return Step.RESOLVE

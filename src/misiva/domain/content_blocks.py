@@ -10,6 +10,9 @@ from datetime import datetime
 DEFAULT_VARIANT = "A"
 # Splits are whole percentages: a recipient's bucket is hash(...) % 100.
 SPLIT_TOTAL = 100
+# A block is a side offer, not the message: on a transactional stream that sets no share of
+# its own, blocks take at most 30% of the text a reader sees (streams.max_block_share).
+DEFAULT_MAX_BLOCK_SHARE_PERCENT = 30
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,10 @@ class Stream:
     updated_at: datetime | None = None
     archived_at: datetime | None = None
     subscriptions: SubscriptionSettings = field(default_factory=SubscriptionSettings)
+    # The commercial-content policy: the largest share (percent) of a message's text that
+    # content blocks may take; None is the default (DEFAULT_MAX_BLOCK_SHARE_PERCENT).
+    # Broadcasts streams are commercial and have no limit.
+    max_block_share: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
-"""Promo codes for a templated send: each pool its template names gives the recipient their
-code before rendering, in a write transaction of its own, so `promo_code()` at render is a
-lookup. An exhausted (or not yet, or no longer, valid) pool does what it says: refuse the
-send, render its fallback text, or render nothing."""
+"""Promo codes for a templated send: each pool its template (or a content block chosen for the
+recipient) names gives the recipient their code before rendering, in a write transaction of
+its own, so `promo_code()` at render is a lookup. An exhausted (or not yet, or no longer,
+valid) pool does what it says: refuse the send, render its fallback text, or render nothing."""
 
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ class PromoAllocator:
                 pool = pools.get(key)
                 if pool is None:
                     raise NotFound(
-                        f"The template names the promo pool '{key}', which does not exist.",
+                        f"The template (or a content block it places) names the promo pool "
+                        f"'{key}', which does not exist.",
                         ErrorCode.PROMO_POOL_NOT_FOUND,
                     )
                 out[key] = await self._one(tx, pool, recipient, message_id)

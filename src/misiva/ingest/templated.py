@@ -50,6 +50,9 @@ class _Pending:
     message_id: str
     # The content block chosen for each slot the template places (None: it places none).
     blocks: BlockFiller | None = None
+    # The pools whose codes it needs: the template's `promo_code()` calls and its chosen
+    # blocks' (a block not chosen for this recipient takes no code from them).
+    promo_pools: frozenset[str] = frozenset()
 
 
 class TemplateRenderer:
@@ -108,7 +111,7 @@ class TemplateRenderer:
             return entry
         try:
             codes = await self._promo.codes(
-                context.server.id, entry.compiled.promo_pools, entry.recipient, entry.message_id
+                context.server.id, entry.promo_pools, entry.recipient, entry.message_id
             )
             return _finish(entry, codes)
         except MisivaError as error:
@@ -167,10 +170,20 @@ class TemplateRenderer:
         blocks = await self._blocks.filler(
             tx, server.id, compiled, model, email=recipient, locale=locale
         )
+        pools = compiled.promo_pools | (blocks.promo_pools if blocks is not None else frozenset())
         pending = _Pending(
-            item, compiled, model, locale, found.template, variant, recipient, message_id, blocks
+            item,
+            compiled,
+            model,
+            locale,
+            found.template,
+            variant,
+            recipient,
+            message_id,
+            blocks,
+            pools,
         )
-        return pending if compiled.promo_pools else _finish(pending, {})
+        return pending if pools else _finish(pending, {})
 
     def _subscription_links(
         self,

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 
 from misiva.domain.content import LintCode, LintFinding, Severity, StreamUse
+from misiva.domain.content_blocks import DEFAULT_MAX_BLOCK_SHARE_PERCENT
 from misiva.domain.templates import TemplateContent
 from misiva.lint.html import read_html
 
@@ -17,7 +18,7 @@ from misiva.lint.html import read_html
 # own text comes before its first slot (the order, the receipt, the reset link first).
 MIN_CONTENT_BEFORE_BLOCK = 0.5
 # A block is a side offer, not the message: by default at most 30% of the text a reader sees.
-DEFAULT_MAX_BLOCK_SHARE = 0.3
+DEFAULT_MAX_BLOCK_SHARE = DEFAULT_MAX_BLOCK_SHARE_PERCENT / 100
 # How render.blocks marks a filled block in the HTML (a comment: invisible, kept by inlining).
 BLOCK_START = "<!--misiva-block-->"
 BLOCK_END = "<!--/misiva-block-->"
@@ -25,6 +26,11 @@ BLOCK_END = "<!--/misiva-block-->"
 _SLOT = re.compile(r"\{\{-?\s*block\s*\(")
 _JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
 _FILLED = re.compile(re.escape(BLOCK_START) + r"(.*?)" + re.escape(BLOCK_END), re.DOTALL)
+
+
+def stream_share(percent: int | None) -> float:
+    """A stream's `max_block_share` (percent; None: the default) as the lint's fraction."""
+    return DEFAULT_MAX_BLOCK_SHARE if percent is None else percent / 100
 
 
 def _visible(source: str) -> str:

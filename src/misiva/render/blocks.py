@@ -32,6 +32,7 @@ from misiva.domain.errors import InvalidRequest
 from misiva.render.compile import CompiledTemplate
 from misiva.render.environment import HTML_ENVIRONMENT, TEXT_ENVIRONMENT
 from misiva.render.locales import normalise_locale
+from misiva.render.promo import promo_calls
 from misiva.render.text import derive_text
 
 # The template function that places a slot, and the query parameter that marks a block's
@@ -192,6 +193,12 @@ def _compiled_html(source: str) -> jinja2.Template:
     return HTML_ENVIRONMENT.from_string(source)
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
+def _pools_of(source: str) -> frozenset[str]:
+    """The pool keys a block's HTML names in `promo_code('KEY')`, as for a template."""
+    return promo_calls(HTML_ENVIRONMENT.parse(source))
+
+
 class BlockFiller:
     """`block('slot')` for one message: the chosen block's HTML rendered with the message's
     own context (model, contact, locale; its links marked) in the HTML part, and its text,
@@ -200,6 +207,12 @@ class BlockFiller:
     def __init__(self, chosen: Mapping[str, Chosen]) -> None:
         self._chosen = dict(chosen)
         self._html: dict[str, str] = {}
+
+    @property
+    def promo_pools(self) -> frozenset[str]:
+        """The pools the chosen blocks name: the accept path allocates the recipient's code
+        from each before rendering, as for the template's own `promo_code()` calls."""
+        return frozenset(k for c in self._chosen.values() for k in _pools_of(c.content.html))
 
     @property
     def choices(self) -> tuple[BlockChoice, ...]:

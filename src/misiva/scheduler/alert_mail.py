@@ -87,7 +87,7 @@ class AlertMail:
         lines += [
             "",
             "Each stays open, and is not sent again, until the measure has been under its",
-            "warning level for an hour.",
+            "warning level for an hour (a promo pool's stock: until it is restocked).",
             f"See them all: {self._ui_base}/ui/servers/{server_id}/alerts",
         ]
         return "\n".join(lines) + "\n"

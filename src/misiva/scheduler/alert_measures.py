@@ -1,6 +1,7 @@
 """Measure a server's sending health from the hourly rollups: bounce, complaint and deferral
 rates and the 95th percentile of delivery time, for the server, each stream and each mailbox
-provider, over each sliding window. Reads a few hundred rollup rows, never the events."""
+provider, over each sliding window (a few hundred rollup rows, never the events); and, from
+their own tables, each sending domain's failing DNS records and each promo pool's stock."""
 
 from __future__ import annotations
 
@@ -14,11 +15,14 @@ from misiva.domain.alerts import (
     AlertScope,
     Measurement,
     Window,
+    pool_levels,
     provider_of,
 )
+from misiva.domain.promo import Exhaustion
 from misiva.domain.stats import LATENCY_BOUNDS, Dimension, Metric, Step, percentile
 from misiva.storage import Tx, health, rollups
 from misiva.storage import domains as domain_store
+from misiva.storage import promo as promo_store
 
 # A percentile past the last bucket is "slower than four days": kept as that bound, so the
 # value stays a number every database stores.
@@ -54,7 +58,11 @@ async def measure(tx: Tx, server_id: int, now: datetime) -> list[Measurement]:
         subjects = await _subjects(tx, server_id, since)
         for (scope, subject), counts in subjects.items():
             found += _measurements(scope, subject, window, counts)
-    return found + await _dns_measurements(tx, server_id)
+    return (
+        found
+        + await _dns_measurements(tx, server_id)
+        + await _stock_measurements(tx, server_id, now)
+    )
 
 
 async def _dns_measurements(tx: Tx, server_id: int) -> list[Measurement]:
@@ -79,6 +87,25 @@ async def _dns_measurements(tx: Tx, server_id: int) -> list[Measurement]:
             )
         )
     return found
+
+
+async def _stock_measurements(tx: Tx, server_id: int, now: datetime) -> list[Measurement]:
+    """Each running or upcoming promo pool's codes left, against its own low-stock threshold
+    (a threshold of 0 alerts only when none is left). The `1h` window, as for DNS: a stock
+    is a state now, not a rate over time."""
+    return [
+        Measurement(
+            AlertMetric.PROMO_STOCK,
+            AlertScope.POOL,
+            pool.key,
+            WINDOWS[0],
+            float(left),
+            1,
+            {"low_stock_threshold": pool.low_stock_threshold, "exhaustion": pool.exhaustion.value},
+            pool_levels(pool.low_stock_threshold, pool.exhaustion is Exhaustion.REFUSE),
+        )
+        for pool, left in await promo_store.stock_levels(tx, server_id, now)
+    ]
 
 
 async def _subjects(

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from misiva.domain.alerts import (
+    RESOLVE_AT_ONCE,
     WINDOW_BY_KEY,
     WINDOWS,
     Alert,
@@ -107,7 +108,11 @@ async def evaluate_server(tx: Tx, server_id: int, now: datetime, quiet: timedelt
             measured[key] = Measurement(alert.metric, alert.scope, alert.subject, window, 0.0, 0)
     done = Evaluated()
     for key, m in measured.items():
-        await _apply(tx, server_id, m, levels[m.metric], open_alerts.get(key), now, quiet, done)
+        # A subject's own levels (a pool's threshold) first; a subject no longer measured
+        # whose metric has no server levels (an ended or deleted pool) reads as quiet.
+        threshold = m.levels or levels.get(m.metric)
+        wait = timedelta(0) if m.metric in RESOLVE_AT_ONCE else quiet
+        await _apply(tx, server_id, m, threshold, open_alerts.get(key), now, wait, done)
     return done
 
 
@@ -115,21 +120,21 @@ async def _apply(
     tx: Tx,
     server_id: int,
     m: Measurement,
-    threshold: AlertThreshold,
+    threshold: AlertThreshold | None,
     alert: Alert | None,
     now: datetime,
     quiet: timedelta,
     done: Evaluated,
 ) -> None:
-    level = threshold.level(m.value, m.volume)
+    level = threshold.level(m.value, m.volume) if threshold is not None else None
     step = next_step(level, alert, now, quiet)
-    if step is Step.OPEN and level is not None:
+    if step is Step.OPEN and level is not None and threshold is not None:
         crossed = threshold.danger if level is AlertLevel.DANGER else threshold.warning
         opened = await alert_store.insert_alert(tx, server_id, m, level, crossed, now)
         if opened is not None:
             await record_alert(tx, opened, AlertState.OPEN, now)
             done.opened.append(opened)
-    elif step is Step.UPDATE and alert is not None and level is not None:
+    elif step is Step.UPDATE and alert and level is not None and threshold is not None:
         crossed = threshold.danger if level is AlertLevel.DANGER else threshold.warning
         await alert_store.update_alert(
             tx, alert, now=now, measured=m, level=level, threshold=crossed

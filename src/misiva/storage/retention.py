@@ -1,5 +1,6 @@
-"""Retention: purge old message content, then old messages with their events (and old events
-of no message), in batches."""
+"""Retention: purge old message content, then old messages with their events and the record of
+the content blocks that filled them (and old events of no message), in batches. Conversions
+are revenue history, not content (a template id and a stream, no message body): they stay."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sqlalchemy as sa
 from misiva.domain.enums import MessageStatus
 from misiva.storage.engine import Tx
 from misiva.storage.tables import bounces, captured_messages, message_events, messages
+from misiva.storage.tables_blocks import message_blocks
 
 _FINAL = [s.value for s in MessageStatus if s.is_final]
 
@@ -33,7 +35,8 @@ async def purge_content(tx: Tx, before: datetime, limit: int) -> int:
 
 
 async def delete_old(tx: Tx, before: datetime, limit: int) -> int:
-    """Delete up to `limit` settled messages accepted before `before`, with their events."""
+    """Delete up to `limit` settled messages accepted before `before`, with their events,
+    bounces and content-block records (`message_blocks`)."""
     found = await tx.execute(
         sa.select(messages.c.id)
         .where(messages.c.accepted_at < before, messages.c.status.in_(_FINAL))
@@ -44,6 +47,7 @@ async def delete_old(tx: Tx, before: datetime, limit: int) -> int:
         return 0
     await tx.execute(sa.delete(message_events).where(message_events.c.message_id.in_(ids)))
     await tx.execute(sa.delete(bounces).where(bounces.c.message_id.in_(ids)))
+    await tx.execute(sa.delete(message_blocks).where(message_blocks.c.message_id.in_(ids)))
     await tx.execute(sa.delete(messages).where(messages.c.id.in_(ids)))
     return len(ids)
 

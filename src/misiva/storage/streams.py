@@ -1,4 +1,5 @@
-"""Message streams of a server, with their tracking defaults and subscription settings."""
+"""Message streams of a server, with their tracking defaults, subscription settings and
+commercial-content share."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ def _stream(row: Any) -> Stream:
         created_at=row.created_at,
         updated_at=row.updated_at,
         archived_at=row.archived_at,
+        max_block_share=row.max_block_share,
         subscriptions=SubscriptionSettings(
             unsubscribe_handling=UnsubscribeHandling(row.unsubscribe_handling),
             **{name: getattr(row, name) for name in _SETTINGS},
@@ -63,6 +65,7 @@ async def insert_stream(
     settings: SubscriptionSettings | None = None,
     track_opens: bool = False,
     track_links: str = "None",
+    max_block_share: int | None = None,
 ) -> Stream:
     result = await tx.execute(
         sa.insert(streams)
@@ -75,6 +78,7 @@ async def insert_stream(
             description=description,
             track_opens=track_opens,
             track_links=track_links,
+            max_block_share=max_block_share,
             **_settings_values(settings or SubscriptionSettings()),
         )
         .returning(*streams.c)
@@ -112,8 +116,11 @@ async def update_stream(
     unarchive: bool = False,
     track_opens: bool | None = None,
     track_links: str | None = None,
+    max_block_share: int | None = None,
+    default_block_share: bool = False,
 ) -> None:
-    """Change what is given; `description=""` clears it, `unarchive` clears archived_at."""
+    """Change what is given; `description=""` clears it, `unarchive` clears archived_at,
+    `default_block_share` clears max_block_share (back to the default)."""
     values: dict[str, Any] = {"updated_at": now}
     if name is not None:
         values["name"] = name
@@ -129,6 +136,10 @@ async def update_stream(
         values["track_opens"] = track_opens
     if track_links is not None:
         values["track_links"] = track_links
+    if max_block_share is not None:
+        values["max_block_share"] = max_block_share
+    if default_block_share:
+        values["max_block_share"] = None
     await tx.execute(
         sa.update(streams)
         .where(streams.c.server_id == server_id, streams.c.stream_id == stream_id)

@@ -9,7 +9,14 @@ from starlette.responses import Response
 
 from misiva.accounts import audit
 from misiva.accounts.sender_requirements import sender_requirements
-from misiva.domain.alerts import RATES, AlertMetric, AlertState, format_value, threshold_from
+from misiva.domain.alerts import (
+    DEFAULT_THRESHOLDS,
+    RATES,
+    AlertMetric,
+    AlertState,
+    format_value,
+    threshold_from,
+)
 from misiva.domain.dmarc import MAX_FILE_BYTES, ReportTooLarge
 from misiva.domain.errors import MisivaError
 from misiva.domain.sender_requirements import Requirement, Verdict
@@ -34,12 +41,14 @@ METRIC_LABEL = {
     AlertMetric.DEFERRAL_RATE.value: N_("Deferral rate"),
     AlertMetric.DELIVERY_P95.value: N_("Time to delivery (95th percentile)"),
     AlertMetric.DNS_FAILING.value: N_("Failing DNS records of a sending domain"),
+    AlertMetric.PROMO_STOCK.value: N_("Promo codes left in a pool"),
 }
 SCOPE_LABEL = {
     "server": N_("Whole server"),
     "stream": N_("Stream"),
     "provider": N_("Provider"),
     "domain": N_("Sending domain"),
+    "pool": N_("Promo pool"),
 }
 LEVEL_LABEL = {"warning": N_("Warning"), "danger": N_("Danger")}
 REQUIREMENT_LABEL = {
@@ -93,7 +102,8 @@ async def _alerts_page(
         status,
         **got.context("alerts"),
         resolved=resolved,
-        levels=[levels[m] for m in AlertMetric],
+        # The levels a server sets: a promo pool's are its own low-stock threshold.
+        levels=[levels[m] for m in DEFAULT_THRESHOLDS],
         requirements=lines,
         metric_label=METRIC_LABEL,
         scope_label=SCOPE_LABEL,
@@ -124,7 +134,7 @@ async def save_thresholds(request: Request, server_id: int) -> Response:
                 _number(form.get(f"{m.value}-danger"), m),
                 form.get(f"{m.value}-volume") or "0",
             )
-            for m in AlertMetric
+            for m in DEFAULT_THRESHOLDS
         ]
     except MisivaError as error:
         return await _alerts_page(request, got, error=error.message, status=422)

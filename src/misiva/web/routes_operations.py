@@ -12,6 +12,7 @@ from starlette.responses import Response
 from misiva.accounts import audit
 from misiva.accounts import servers as server_admin
 from misiva.accounts import streams as stream_admin
+from misiva.domain.content_blocks import DEFAULT_MAX_BLOCK_SHARE_PERCENT
 from misiva.domain.enums import StreamType, TrackLinks
 from misiva.domain.errors import MisivaError
 from misiva.domain.users import Capability
@@ -45,6 +46,10 @@ TRACK_LINKS = {
     TrackLinks.HTML_ONLY.value: N_("HTML only"),
     TrackLinks.TEXT_ONLY.value: N_("Text only"),
 }
+_BAD_SHARE = N_(
+    "The largest share of a message for content blocks is a whole number from 0 to 100 "
+    "(empty: the default)."
+)
 
 
 # --- API tokens -------------------------------------------------------------------------
@@ -159,12 +164,18 @@ async def edit_stream(request: Request, server_id: int, stream_id: str) -> Respo
         return got
     assert form is not None
     deps = web_deps(request)
+    share = form.get("max_block_share").strip()
+    if share and not (share.isdecimal() and int(share) <= 100):
+        return await _streams_page(request, got, error=_BAD_SHARE, status=422)
     fields: dict[str, Any] = {
         "Name": form.get("name"),
         # An emptied description clears it (the API's null would leave it as it is).
         "Description": form.get("description") or None,
         "TrackOpens": form.get("track_opens") == "on",
         "TrackLinks": form.get("track_links"),
+        # Empty: the default. A Broadcasts stream's form has no such field, and null is
+        # what such a stream holds.
+        "MaxBlockShare": int(share) if share else None,
     }
     try:
         stream = await stream_admin.update_stream(
@@ -183,6 +194,9 @@ async def edit_stream(request: Request, server_id: int, stream_id: str) -> Respo
             "name": stream.name,
             "track_opens": str(stream.track_opens).lower(),
             "track_links": stream.track_links,
+            "max_block_share": (
+                "default" if stream.max_block_share is None else str(stream.max_block_share)
+            ),
         },
     )
     return after_change(server_id, "streams", "edited")
@@ -238,6 +252,7 @@ async def _streams_page(
         may_change=got.user.can(Capability.MANAGE_INTEGRATION),
         stream_types=STREAM_TYPES,
         track_links=TRACK_LINKS,
+        default_block_share=DEFAULT_MAX_BLOCK_SHARE_PERCENT,
         error=error,
         form=form or {},
         notice=notice(request, _STREAM_NOTICES, got.user.locale),
