@@ -4,10 +4,11 @@ score it with SpamAssassin; what a publish shows, and what blocks a marketer's."
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from misiva.authoring import templates as authoring
+from misiva.authoring.block_share import placed_slots, widest_filler
 from misiva.authoring.lines import missing_problems
 from misiva.authoring.preview import Draft, Preview, PreviewData, preview_draft
 from misiva.domain.clock import utcnow
@@ -18,9 +19,10 @@ from misiva.domain.ids import new_message_id
 from misiva.domain.message import DEFAULT_STREAM, Address, SendRequest
 from misiva.domain.records import Server
 from misiva.domain.templates import RenderedContent, TemplateContent
-from misiva.lint.blocks import stream_share
+from misiva.lint.blocks import share, stream_share
 from misiva.lint.rules import LintInput, lint
 from misiva.mail.mime import build_mime
+from misiva.render.blocks import BLOCK_FUNCTION
 from misiva.render.model import dotted
 from misiva.render.variables import Path
 from misiva.spam.spamd import SpamdClient, SpamdUnavailable
@@ -137,6 +139,11 @@ class ContentChecker:
                 check = await self.check_preview(
                     preview, draft, sender_domain, use, False, max_block_share
                 )
+            worst = await _worst_share(db, server, draft, test_model, preview, use, max_block_share)
+            if worst:
+                found = (*check.findings, *worst)
+                errors_first = sorted(found, key=lambda f: f.severity is not Severity.ERROR)
+                check = replace(check, findings=tuple(errors_first))
             checks.append(check)
         report = ContentReport(tuple(checks), self.threshold, note, self.spamd is not None)
         return details, report
@@ -161,6 +168,34 @@ class ContentChecker:
         if score and self.spamd is not None:
             spam = await self.spamd.score(sample_message(rendered, sender_domain))
         return VariantCheck(draft.variant, findings, spam)
+
+
+async def _worst_share(
+    db: Database,
+    server: Server,
+    draft: Draft,
+    model: dict[str, Any],
+    preview: Preview,
+    use: StreamUse,
+    max_block_share: int | None,
+) -> tuple[LintFinding, ...]:
+    """The share rule with each slot holding the longest block it can get (a check renders
+    without a recipient, so its slots are otherwise empty and the rule never sees a block)."""
+    if use is StreamUse.COMMERCIAL or preview.rendered is None:
+        return ()
+    slots = placed_slots(draft.content)
+    widest = await widest_filler(db, server.id, slots, preview.locale, utcnow())
+    if widest is None:
+        return ()
+    filler, keys = widest
+    filled = await _render(db, server, draft, {**model, BLOCK_FUNCTION: filler})
+    if filled.rendered is None:
+        return ()
+    named = ", ".join(f"'{key}' in slot '{slot}'" for slot, key in sorted(keys.items()))
+    return tuple(
+        replace(f, message=f"With the longest block each slot can get ({named}): {f.message}")
+        for f in share(filled.rendered.html_body, use, stream_share(max_block_share))
+    )
 
 
 async def _render(db: Database, server: Server, draft: Draft, model: dict[str, Any]) -> Preview:
