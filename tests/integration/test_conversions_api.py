@@ -76,6 +76,10 @@ async def test_a_conversion_by_message_id_counts_once_per_order(api: httpx.Async
     assert again["Value"] == 49.9
     listed = (await api.get("/conversions", params={"messageid": message_id})).json()
     assert listed["TotalCount"] == 1
+    # A reporter's clock a minute ahead is not a conversion to come: taken as now.
+    ahead = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
+    skewed = {**report, "OrderID": "A-2", "OccurredAt": ahead}
+    assert (await api.post("/conversions", json=skewed)).status_code == 200
 
 
 async def test_a_conversion_by_recipient_goes_to_their_last_touch(

@@ -14,7 +14,7 @@ from typing import Final
 
 from babel.numbers import list_currencies
 
-from misiva.domain.enums import ErrorCode
+from misiva.domain.enums import ErrorCode, EventType
 from misiva.domain.errors import InvalidRequest
 
 # Values are kept in millionths of the unit: whole numbers sum exactly in SQL on both
@@ -31,9 +31,9 @@ _CURRENCIES: Final = frozenset(list_currencies())
 class Touch:
     """How a conversion reported by recipient found its message (the preference order)."""
 
-    CLICKED: Final = "clicked"
-    OPENED: Final = "opened"
-    DELIVERED: Final = "delivered"
+    CLICKED: Final = EventType.CLICKED.value
+    OPENED: Final = EventType.OPENED.value
+    DELIVERED: Final = EventType.DELIVERED.value
     GIVEN: Final = "message"  # the report named the message
     ORDER: Final = (CLICKED, OPENED, DELIVERED)
 

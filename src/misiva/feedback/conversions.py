@@ -4,7 +4,7 @@ one named, or the recipient's last touch in the window), and store it once per o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from misiva.domain.clock import Clock, utcnow
 from misiva.domain.content_blocks import BlockChoice
@@ -16,6 +16,9 @@ from misiva.storage import Database, Tx
 from misiva.storage import conversions as conversion_store
 from misiva.storage import messages as message_store
 from misiva.storage.content_blocks import choices_for_message
+
+# How far ahead of this server's clock a reported time may be (the reporter's clock drifts).
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +37,10 @@ class Conversions:
     async def record(self, server_id: int, new: NewConversion) -> Recorded:
         now = self._clock()
         occurred = new.occurred_at or now
-        if occurred > now:
+        if occurred > now + CLOCK_SKEW:
             raise InvalidRequest("'OccurredAt' is in the future.", ErrorCode.INVALID_REQUEST)
+        # A reporting system's clock a little ahead of ours is not a conversion to come.
+        occurred = min(occurred, now)
         async with self._db.transaction() as tx:
             message_id, touch = await self._message_id(tx, server_id, new, occurred)
             message = await message_store.get_message(tx, message_id, server_id)

@@ -4,6 +4,7 @@ conversion could be credited to, and sum conversions per template and per block 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -46,7 +47,7 @@ async def insert_conversion(
     message: StoredMessage,
     recipient: str,
     *,
-    value: Any,
+    value: Decimal,
     currency: str,
     order_id: str | None,
     occurred_at: datetime,
