@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
@@ -135,3 +135,25 @@ class SendResult:
     message_id: str
     error_code: int
     message: str
+
+
+def fields_to_json(fields: SendFields) -> dict[str, Any]:
+    """A send as given, to wait as a scheduled message (rendering happens at release: the
+    template's published version and the contact's profile then, as for any send)."""
+    found = asdict(fields)
+    found.pop("content_blocks", None)  # set by rendering, which has not happened yet
+    return found
+
+
+def fields_from_json(stored: dict[str, Any]) -> SendFields:
+    given = dict(stored)
+    headers = tuple(HeaderField(**h) for h in given.pop("headers", ()))
+    attachments = tuple(AttachmentFields(**a) for a in given.pop("attachments", ()))
+    recipients = tuple(given.pop("envelope_recipients", ()))
+    known = {f.name for f in fields(SendFields)}
+    return SendFields(
+        **{k: v for k, v in given.items() if k in known},
+        headers=headers,
+        attachments=attachments,
+        envelope_recipients=recipients,
+    )

@@ -475,6 +475,7 @@ audit_log = sa.Table(
 
 # The dashboard's rollups, the alerts and DMARC reports are in their own module (this one
 # would pass 500 lines); imported here so that `metadata` always holds them.
+import misiva.storage.tables_automation  # noqa: E402
 import misiva.storage.tables_blocks  # noqa: E402
 import misiva.storage.tables_conversions  # noqa: E402
 import misiva.storage.tables_health  # noqa: E402
