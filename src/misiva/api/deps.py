@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from misiva.authoring.content_checks import ContentChecker
@@ -15,6 +16,12 @@ from misiva.subscriptions.recipient import RecipientLinks
 from misiva.tracking.consent_tokens import ConsentLinks
 
 TEST_TOKEN = "POSTMARK_API_TEST"
+
+
+def _nothing() -> None:
+    return None
+
+
 TOKEN_HEADER = "X-Postmark-Server-Token"
 
 
@@ -32,6 +39,10 @@ class ApiDeps:
     content_checks: ContentChecker = field(default_factory=ContentChecker)
     # MISIVA_BOUNCE_DOMAIN: the Return-Path domain the sender requirements check aligns.
     bounce_domain: str | None = None
+    # Wakes the scheduled-message releaser (ingest.scheduled) after a commit that scheduled
+    # something due now (a trigger's "send at once"), so it leaves in milliseconds rather
+    # than at the releaser's next pass.
+    release_scheduled: Callable[[], None] = _nothing
 
 
 @dataclass(frozen=True, slots=True)
