@@ -56,9 +56,9 @@ from misiva.storage.tables import (
     message_events,
     messages,
     servers,
-    stats_rollups,
     templates,
 )
+from misiva.storage.tables_health import stats_rollups
 from misiva.web.deps import SESSION_COOKIE
 from misiva.web.mount import mount_ui
 
