@@ -1,19 +1,28 @@
-"""POST /email and /email/batch: Postmark's sending endpoints."""
+"""POST /email and /email/batch: Postmark's sending endpoints (and Misiva's SendAt)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Request
 
 from misiva.api.auth import caller, deps_of
-from misiva.api.deps import Caller
+from misiva.api.deps import ApiDeps, Caller
 from misiva.api.responses import JSONResponse, send_result_json, single_send_response
-from misiva.api.schemas import EmailIn, TemplatedEmailIn, parse_email
+from misiva.api.schemas import EmailIn, TemplatedEmailIn, parse_email, parse_send_at
 from misiva.domain.enums import ErrorCode
 from misiva.domain.errors import InvalidRequest, MisivaError, TooLarge
-from misiva.domain.message import MAX_BATCH, MAX_BATCH_BYTES, MAX_MESSAGE_BYTES, SendFields
+from misiva.domain.message import (
+    MAX_BATCH,
+    MAX_BATCH_BYTES,
+    MAX_MESSAGE_BYTES,
+    SendFields,
+    SendResult,
+)
+from misiva.ingest.schedule import SendScheduler
+from misiva.ingest.tenants import ServerContext
 
 router = APIRouter(tags=["sending"])
 
@@ -131,10 +140,12 @@ async def _send_one(
     request: Request, who: Caller, model: type[EmailIn], idempotency_key: str | None
 ) -> JSONResponse:
     deps = deps_of(request)
-    fields = parse_email(await read_json(request, MAX_MESSAGE_BYTES), model)
+    body = await read_json(request, MAX_MESSAGE_BYTES)
+    fields = parse_email(body, model)
+    send_at = parse_send_at(body)
     if who.context is None:
         return single_send_response(deps.ingestor.check_only([fields])[0], deps.clock())
-    [result] = await deps.ingestor.accept(who.context, [fields], idempotency_key=idempotency_key)
+    [result] = await _accept(deps, who.context, [fields], [send_at], idempotency_key)
     return single_send_response(result, deps.clock())
 
 
@@ -151,17 +162,40 @@ async def _send_many(
             f"The batch has {len(payload)} messages; at most {MAX_BATCH} are allowed.",
             ErrorCode.TOO_MANY_BATCH_MESSAGES,
         )
-    items = [_parse_item(item, model) for item in payload]
+    parsed = [_parse_item(item, model) for item in payload]
+    items = [item for item, _ in parsed]
     if who.context is None:
         results = deps.ingestor.check_only(items)
     else:
-        results = await deps.ingestor.accept(who.context, items, idempotency_key=idempotency_key)
+        send_at = [at for _, at in parsed]
+        results = await _accept(deps, who.context, items, send_at, idempotency_key)
     now = deps.clock()
     return JSONResponse([send_result_json(r, now) for r in results])
 
 
-def _parse_item(item: Any, model: type[EmailIn]) -> SendFields | MisivaError:
+async def _accept(
+    deps: ApiDeps,
+    context: ServerContext,
+    items: list[SendFields | MisivaError],
+    send_at: list[datetime | None],
+    idempotency_key: str | None,
+) -> list[SendResult]:
+    """Accept now, or, for items with a SendAt (Misiva's extension), schedule for later."""
+    if not any(send_at):
+        return await deps.ingestor.accept(context, items, idempotency_key=idempotency_key)
+    scheduler = SendScheduler(deps.db, deps.ingestor, deps.clock)
+    results = await scheduler.send_or_schedule(
+        context, items, send_at, idempotency_key=idempotency_key
+    )
+    # One due within the releaser's poll interval is then released on time to the moment.
+    deps.release_scheduled()
+    return results
+
+
+def _parse_item(
+    item: Any, model: type[EmailIn]
+) -> tuple[SendFields | MisivaError, datetime | None]:
     try:
-        return parse_email(item, model)
+        return parse_email(item, model), parse_send_at(item)
     except MisivaError as error:
-        return error
+        return error, None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -54,6 +55,12 @@ class EmailIn(_PostmarkModel):
     MessageStream: str | None = None
     TrackOpens: bool | None = None
     TrackLinks: str | None = Field(None, description="None, HtmlAndText, HtmlOnly or TextOnly")
+    # Read by parse_send_at, not by to_fields: when is not part of the send itself.
+    SendAt: str | None = Field(
+        None,
+        description="Misiva: send at this time (ISO 8601 with a time zone, at most 365 days "
+        "ahead) instead of now; the answer's MessageID is the one it will be sent with.",
+    )
 
     def to_fields(self) -> SendFields:
         return SendFields(
@@ -133,6 +140,27 @@ def parse_email(item: Any, model: type[EmailIn] = EmailIn) -> SendFields:
             "Provide a 'TemplateId' or a 'TemplateAlias'.", ErrorCode.TEMPLATE_FIELD_MISSING
         )
     return fields
+
+
+def parse_send_at(item: Any) -> datetime | None:
+    """A message object's SendAt (Misiva's extension), or None when it has none."""
+    value = item.get("SendAt") if isinstance(item, dict) else None
+    if value is None or value == "":
+        return None
+    try:
+        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise InvalidRequest(
+            f"Invalid 'SendAt' value {value!r}: use an ISO 8601 date and time with a time "
+            "zone, such as 2026-12-24T09:00:00Z."
+        )
+    if parsed.tzinfo is None:
+        raise InvalidRequest(
+            f"Invalid 'SendAt' value {value!r}: it needs a time zone (Z or +01:00)."
+        )
+    return parsed
 
 
 def _describe(exc: ValidationError) -> str:

@@ -29,6 +29,8 @@ from misiva.tracking.consent_tokens import ConsentLinks
 
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 TEST_JOB_ACCEPTED = "Test job accepted"
+# Stands in for a templated send's body while the rest of it is checked (check_for_later).
+_RENDERED_LATER = "(rendered when it is sent)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,25 +71,30 @@ class Ingestor:
         items: Sequence[SendFields | MisivaError],
         *,
         idempotency_key: str | None = None,
+        message_ids: Sequence[str] | None = None,
     ) -> list[SendResult]:
         """Queue every valid item; an invalid one gets its error in its place of the result.
 
         Returns only after the messages and their events are committed (accept = commit).
+        `message_ids`, one per item, are ids given beforehand (a scheduled message is
+        accepted with the MessageID its caller was answered when it was scheduled).
         """
+        if message_ids is not None and len(message_ids) != len(items):
+            raise ValueError("one message id per item")
         if idempotency_key:
             replay = await self._replay(context.server.id, idempotency_key)
             if replay is not None:
                 return replay
         now = self._clock()
         context = await self._with_fresh_domains(context, items)
-        message_ids = [new_message_id() for _ in items]
-        items = await self._templates.render_all(context, items, message_ids)
+        ids = list(message_ids) if message_ids is not None else [new_message_id() for _ in items]
+        items = await self._templates.render_all(context, items, ids)
         checked = [self._check(context, item) for item in items]
         # Built before suppressions are known (they change no byte of the message); the
         # committer looks them up in the transaction that queues, and settles each item.
         candidates = [
             self._prepare(context, item, check, now, message_id)
-            for item, check, message_id in zip(items, checked, message_ids, strict=True)
+            for item, check, message_id in zip(items, checked, ids, strict=True)
         ]
         submission = Submission(
             server_id=context.server.id,
@@ -95,7 +102,7 @@ class Ingestor:
             opt_in_streams=context.opt_in_streams,
             settle=lambda inactive: _settle(candidates, inactive),
             idempotency_key=idempotency_key,
-            to_json=_to_json,
+            to_json=results_to_json,
             now=now,
         )
         results = await self._committer.commit(submission)
@@ -109,6 +116,21 @@ class Ingestor:
         if self.on_queued is not None and any(r.error_code == ErrorCode.OK for r in results):
             self.on_queued()
         return results
+
+    async def check_for_later(
+        self, context: ServerContext, items: Sequence[SendFields | MisivaError]
+    ) -> list[SendRequest | SendResult]:
+        """What can be checked of sends that wait for their time (SendAt) before they are
+        accepted: each item's request, or its refusal now. A templated one is checked but for
+        its content, which is rendered when it leaves (with the template and contact then)."""
+        context = await self._with_fresh_domains(context, items)
+        found: list[SendRequest | SendResult] = []
+        for item in items:
+            if isinstance(item, SendFields) and item.uses_template:
+                item = replace(item, html_body=item.html_body or _RENDERED_LATER)
+            checked = self._check(context, item)
+            found.append(checked if isinstance(checked, SendResult) else checked[1])
+        return found
 
     async def send_notice(self, server_id: int, fields: SendFields) -> SendResult:
         """One send on a server's behalf that no API caller made (a subscription notice)."""
@@ -128,11 +150,11 @@ class Ingestor:
 
     def _check_one(self, item: SendFields | MisivaError) -> SendResult:
         if isinstance(item, MisivaError):
-            return _error_result(None, item)
+            return error_result(None, item)
         try:
             request = validate_send(item)
         except MisivaError as error:
-            return _error_result(item.to, error)
+            return error_result(item.to, error)
         return SendResult(
             to=request.to_given,
             submitted_at=self._clock(),
@@ -146,13 +168,13 @@ class Ingestor:
     ) -> tuple[SendFields, SendRequest, SendingDomain] | SendResult:
         """Validation: the item's request and sending domain, or its refusal."""
         if isinstance(item, MisivaError):
-            return _error_result(None, item)
+            return error_result(None, item)
         try:
             request = validate_send(item)
             domain = _sending_domain(context, request)
             _check_stream(context, request.stream)
         except MisivaError as error:
-            return _error_result(item.to, error)
+            return error_result(item.to, error)
         return item, request, domain
 
     def _prepare(
@@ -196,7 +218,7 @@ class Ingestor:
             found = await idempotency_store.find_response(
                 tx, server_id, key, self._clock() - IDEMPOTENCY_WINDOW
             )
-        return _from_json(found[1]) if found else None
+        return results_from_json(found[1]) if found else None
 
 
 class _ConcurrentDuplicate(MisivaError):
@@ -283,7 +305,7 @@ def _settle(candidates: list[_Prepared], inactive: list[frozenset[str]]) -> Sett
             continue
         remaining = tuple(r for r in message.recipients if r not in skip)
         if not remaining:
-            results.append(_error_result(candidate.result.to, all_inactive(sorted(skip))))
+            results.append(error_result(candidate.result.to, all_inactive(sorted(skip))))
             continue
         # Suppressed recipients stay in the headers but are not in the envelope.
         messages.append(replace(message, recipients=remaining))
@@ -291,7 +313,7 @@ def _settle(candidates: list[_Prepared], inactive: list[frozenset[str]]) -> Sett
     return Settled(messages=messages, results=results)
 
 
-def _error_result(to: str | None, error: MisivaError) -> SendResult:
+def error_result(to: str | None, error: MisivaError) -> SendResult:
     return SendResult(
         to=to or "",
         submitted_at=None,
@@ -301,7 +323,7 @@ def _error_result(to: str | None, error: MisivaError) -> SendResult:
     )
 
 
-def _to_json(results: list[SendResult]) -> list[dict[str, object]]:
+def results_to_json(results: list[SendResult]) -> list[dict[str, object]]:
     return [
         {
             "to": r.to,
@@ -314,7 +336,7 @@ def _to_json(results: list[SendResult]) -> list[dict[str, object]]:
     ]
 
 
-def _from_json(stored: list[dict[str, object]]) -> list[SendResult]:
+def results_from_json(stored: list[dict[str, object]]) -> list[SendResult]:
     return [
         SendResult(
             to=str(r["to"]),

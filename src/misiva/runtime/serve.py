@@ -129,6 +129,11 @@ async def _run(platform: Platform, only: tuple[str, ...]) -> None:
             stopper.cancel()
 
         starters["api"] = run_api
+        # Scheduled messages are released beside the API, not by the scheduler: the API is
+        # where sends are accepted and where a trigger's "send now" wakes the releaser, so
+        # `misiva serve` (the parent of the two-process split) and `--only api` both release.
+        # Several API processes each run one; their claims never overlap (ingest.scheduled).
+        starters["releaser"] = functools.partial(platform.releaser.run, stop)
     log.info("misiva serving %s", ", ".join(starters))
     tasks = {name: asyncio.create_task(start(), name=name) for name, start in starters.items()}
     done, _pending = await asyncio.wait(tasks.values(), return_when=asyncio.FIRST_EXCEPTION)

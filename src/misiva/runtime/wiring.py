@@ -27,6 +27,7 @@ from misiva.feedback.engagement import Engagement
 from misiva.feedback.receiver import BounceReceiver
 from misiva.feedback.returned import ReturnedMail
 from misiva.ingest.accept import Ingestor
+from misiva.ingest.scheduled import ScheduledReleaser
 from misiva.ingest.tenants import ServerDirectory
 from misiva.mail.published import SendingSetup
 from misiva.scheduler.alert_mail import AlertMail
@@ -54,6 +55,8 @@ class Platform:
     db: Database
     directory: ServerDirectory
     ingestor: Ingestor
+    # One per process: the API component runs it (runtime.serve), the API wakes it.
+    releaser: ScheduledReleaser
     _pools: list[SmtpClientPool] = field(default_factory=list)
     _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -70,6 +73,7 @@ class Platform:
             opt_in=OptIn(self.db, links, self.ingestor),
             content_checks=self.content_checker(),
             bounce_domain=self.settings.bounce_domain,
+            release_scheduled=self.releaser.notify,
         )
 
     def web_deps(self) -> WebDeps:
@@ -239,4 +243,7 @@ def build_platform(settings: Settings) -> Platform:
     ingestor = Ingestor(
         db, directory, link_base=settings.link_base, bounce_domain=settings.bounce_domain
     )
-    return Platform(settings=settings, db=db, directory=directory, ingestor=ingestor)
+    releaser = ScheduledReleaser(db, ingestor, directory)
+    return Platform(
+        settings=settings, db=db, directory=directory, ingestor=ingestor, releaser=releaser
+    )
