@@ -18,13 +18,16 @@ from misiva.api import (
     routes_conversions,
     routes_dmarc,
     routes_email,
+    routes_events,
     routes_links,
     routes_messages,
     routes_promo,
+    routes_scheduled,
     routes_streams,
     routes_subscriptions,
     routes_templates,
     routes_tracking,
+    routes_triggers,
     routes_webhooks,
 )
 from misiva.api.deps import ApiDeps
@@ -106,6 +109,9 @@ def create_app(deps: ApiDeps) -> FastAPI:
         routes_content_blocks,
         routes_promo,
         routes_conversions,
+        routes_scheduled,
+        routes_events,
+        routes_triggers,
     )
     for module in routers:
         app.include_router(module.router)

@@ -11,12 +11,14 @@ from pydantic import ValidationError
 
 from misiva.cli import (
     admin,
+    automation,
     blocks,
     contacts,
     demo,
     inspect,
     monitoring,
     promo,
+    scheduled,
     smtp,
     templates,
     users,
@@ -45,6 +47,8 @@ demo.register(app)
 monitoring.register(app)
 promo.register(app)
 blocks.register(app)
+automation.register(app)
+scheduled.register(app)
 
 
 @app.command("serve")

@@ -5,6 +5,7 @@ resolves."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -25,6 +26,9 @@ class AlertMetric(StrEnum):
     # A promo pool's codes left, against the pool's own LowStockThreshold: sends that need a
     # code get the fallback, nothing, or a refusal once none is left.
     PROMO_STOCK = "promo_codes_available"
+    # A trigger's errors of the last hour: events it could not send for (its template needs a
+    # variable the event lacks) and its scheduled messages refused at release.
+    AUTOMATION_ERRORS = "automation_errors"
 
 
 # The metrics that are fractions (shown and typed as percentages); the others are counts or
@@ -40,6 +44,7 @@ class AlertScope(StrEnum):
     PROVIDER = "provider"
     DOMAIN = "domain"  # a sending domain
     POOL = "pool"  # a promo code pool, by its key
+    TRIGGER = "trigger"  # an automation trigger (rule), by its key
 
 
 class AlertLevel(StrEnum):
@@ -97,6 +102,8 @@ def threshold_from(metric: str, warning: Any, danger: Any, min_volume: Any) -> A
         chosen = None
     if chosen is AlertMetric.PROMO_STOCK:
         raise InvalidRequest(f"The levels of {metric} are each promo pool's own LowStockThreshold.")
+    if chosen is AlertMetric.AUTOMATION_ERRORS:
+        raise InvalidRequest(f"{metric} alerts at a trigger's first error; it has no levels.")
     if chosen is None:
         names = ", ".join(m.value for m in DEFAULT_THRESHOLDS)
         raise InvalidRequest(f"Unknown metric {metric!r}: one of {names}.")
@@ -131,7 +138,11 @@ DEFAULT_THRESHOLDS: Final[Mapping[AlertMetric, AlertThreshold]] = {
 # measured against the pool's own LowStockThreshold (Measurement.levels), and its alert
 # resolves as soon as the pool is restocked: a stock moves only when codes are taken or
 # added, with no noise to wait out, and the pool's flag (low_stock_alerted_at) clears then too.
-RESOLVE_AT_ONCE: Final = frozenset({AlertMetric.PROMO_STOCK})
+# A trigger's errors are counted over the last hour already: once none is left in it, an
+# hour has passed without one, and its alert resolves.
+RESOLVE_AT_ONCE: Final = frozenset({AlertMetric.PROMO_STOCK, AlertMetric.AUTOMATION_ERRORS})
+# One error is a contact who did not get a message: a warning at once, never a danger level.
+AUTOMATION_LEVELS: Final = AlertThreshold(AlertMetric.AUTOMATION_ERRORS, 1.0, math.inf, 1)
 
 
 def pool_levels(low_stock_threshold: int, refuses: bool) -> AlertThreshold:
@@ -239,6 +250,13 @@ class Alert:
             )
         if self.metric is AlertMetric.PROMO_STOCK:
             return f"{self.level.value}: promo pool {self.subject} {self._stock()}"
+        if self.metric is AlertMetric.AUTOMATION_ERRORS:
+            reason = self.details.get("reason")
+            return (
+                f"{self.level.value}: trigger {self.subject}: "
+                f"{format_value(self.metric, self.value)} in the last hour"
+                + (f" ({reason})" if reason else "")
+            )
         what = self.metric.value.replace("_", " ")
         where = "server" if self.scope is AlertScope.SERVER else f"{self.scope} {self.subject}"
         return (
@@ -271,6 +289,8 @@ def format_value(metric: AlertMetric, value: float) -> str:
         return f"{value:.0f} record(s) failing"
     if metric is AlertMetric.PROMO_STOCK:
         return f"{value:.0f} code(s) left"
+    if metric is AlertMetric.AUTOMATION_ERRORS:
+        return f"{value:.0f} error(s)"
     # Complaint rates live in tenths of a percent: two decimals are needed to see 0.08%.
     return f"{value * 100:.2f}%"
 

@@ -131,3 +131,6 @@ class ErrorCode:
     PROMO_CODE_NOT_ALLOCATED = 1155
     # Misiva's own: conversions (docs/offers-conversions.md).
     CONVERSION_NOT_ATTRIBUTED = 1160
+    # Misiva's own: event-triggered automation (docs/automation.md).
+    TRIGGER_NOT_FOUND = 1170
+    APP_EVENT_NOT_FOUND = 1171

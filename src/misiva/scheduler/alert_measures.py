@@ -1,7 +1,8 @@
 """Measure a server's sending health from the hourly rollups: bounce, complaint and deferral
 rates and the 95th percentile of delivery time, for the server, each stream and each mailbox
 provider, over each sliding window (a few hundred rollup rows, never the events); and, from
-their own tables, each sending domain's failing DNS records and each promo pool's stock."""
+their own tables, each sending domain's failing DNS records, each promo pool's stock and each
+automation trigger's errors of the last hour."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from misiva.domain.alerts import (
+    AUTOMATION_LEVELS,
     WINDOWS,
     AlertMetric,
     AlertScope,
@@ -20,7 +22,7 @@ from misiva.domain.alerts import (
 )
 from misiva.domain.promo import Exhaustion
 from misiva.domain.stats import LATENCY_BOUNDS, Dimension, Metric, Step, percentile
-from misiva.storage import Tx, health, rollups
+from misiva.storage import Tx, automation_stats, health, rollups
 from misiva.storage import domains as domain_store
 from misiva.storage import promo as promo_store
 
@@ -62,6 +64,7 @@ async def measure(tx: Tx, server_id: int, now: datetime) -> list[Measurement]:
         found
         + await _dns_measurements(tx, server_id)
         + await _stock_measurements(tx, server_id, now)
+        + await _automation_measurements(tx, server_id, now)
     )
 
 
@@ -106,6 +109,33 @@ async def _stock_measurements(tx: Tx, server_id: int, now: datetime) -> list[Mea
         )
         for pool, left in await promo_store.stock_levels(tx, server_id, now)
     ]
+
+
+async def _automation_measurements(tx: Tx, server_id: int, now: datetime) -> list[Measurement]:
+    """Each trigger with errors in the last hour: events it recorded an error on (it would have
+    sent a broken email, so it sent none) and its scheduled messages refused at release. Only
+    triggers with errors are measured: once an hour passes without one, the alert resolves."""
+    since = now - WINDOWS[0].span
+    errors = await automation_stats.recent_errors(tx, server_id, since)
+    failures = await automation_stats.recent_failures(tx, server_id, since)
+    found = []
+    for key in sorted(errors.keys() | failures.keys()):
+        erred, reason = errors.get(key, (0, ""))
+        failed, error = failures.get(key, (0, ""))
+        details = {"errors": erred, "failed": failed, "reason": reason or error}
+        found.append(
+            Measurement(
+                AlertMetric.AUTOMATION_ERRORS,
+                AlertScope.TRIGGER,
+                key,
+                WINDOWS[0],
+                float(erred + failed),
+                1,
+                details,
+                AUTOMATION_LEVELS,
+            )
+        )
+    return found
 
 
 async def _subjects(

@@ -28,6 +28,8 @@ app_events = sa.Table(
     sa.UniqueConstraint("server_id", "event_id"),
     sa.Index("ix_app_events_contact", "server_id", "email", "occurred_at"),
     sa.Index("ix_app_events_name", "server_id", "name", "occurred_at"),
+    # What was reported in the last hour, whenever it happened: the automation-error alert.
+    sa.Index("ix_app_events_received", "server_id", "received_at"),
 )
 
 # A rule: on event `event_name`, when its condition holds, send a template later or now.
@@ -47,6 +49,9 @@ triggers = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("server_id", "key"),
     sa.Index("ix_triggers_event", "server_id", "event_name"),
+    # Never reuse a deleted rule's id (SQLite would): its events' outcomes and the messages
+    # it scheduled name it, and must not count for a rule made later.
+    sqlite_autoincrement=True,
 )
 
 trigger_versions = sa.Table(

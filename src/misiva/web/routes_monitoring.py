@@ -42,6 +42,7 @@ METRIC_LABEL = {
     AlertMetric.DELIVERY_P95.value: N_("Time to delivery (95th percentile)"),
     AlertMetric.DNS_FAILING.value: N_("Failing DNS records of a sending domain"),
     AlertMetric.PROMO_STOCK.value: N_("Promo codes left in a pool"),
+    AlertMetric.AUTOMATION_ERRORS.value: N_("Errors of an automation trigger"),
 }
 SCOPE_LABEL = {
     "server": N_("Whole server"),
@@ -49,6 +50,7 @@ SCOPE_LABEL = {
     "provider": N_("Provider"),
     "domain": N_("Sending domain"),
     "pool": N_("Promo pool"),
+    "trigger": N_("Trigger"),
 }
 LEVEL_LABEL = {"warning": N_("Warning"), "danger": N_("Danger")}
 REQUIREMENT_LABEL = {

@@ -43,6 +43,7 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_app_events_name", ["server_id", "name", "occurred_at"], unique=False
         )
+        batch_op.create_index("ix_app_events_received", ["server_id", "received_at"], unique=False)
 
     op.create_table(
         "scheduled_messages",
@@ -99,6 +100,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_triggers")),
         sa.UniqueConstraint("server_id", "key", name=op.f("uq_triggers_server_id_key")),
+        sqlite_autoincrement=True,
     )
     with op.batch_alter_table("triggers", schema=None) as batch_op:
         batch_op.create_index("ix_triggers_event", ["server_id", "event_name"], unique=False)
@@ -139,6 +141,7 @@ def downgrade() -> None:
 
     op.drop_table("scheduled_messages")
     with op.batch_alter_table("app_events", schema=None) as batch_op:
+        batch_op.drop_index("ix_app_events_received")
         batch_op.drop_index("ix_app_events_name")
         batch_op.drop_index("ix_app_events_contact")
 
