@@ -150,3 +150,23 @@ def release_time(fired_at: datetime, delay: timedelta, window: Window, zone: tzi
             return due
         day += timedelta(days=1)
     return due
+
+
+# `contact.history` in templates, block rules and trigger conditions: the contact's latest
+# events, newest first. Enough for "your last order" and "first purchase?" rules; bounded,
+# since it is read for every send that uses it.
+HISTORY_SHOWN: Final = 20
+HISTORY_KEY: Final = "history"
+
+
+def history_view(events: list[AppEvent]) -> list[dict[str, Any]]:
+    """The events as templates see them: name, when, the event's id and its data."""
+    return [
+        {
+            "name": e.name,
+            "occurred_at": e.occurred_at,
+            "event_id": e.event_id,
+            "data": e.data,
+        }
+        for e in events
+    ]

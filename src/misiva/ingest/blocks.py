@@ -44,7 +44,7 @@ class ContentBlockLoader:
         locale: str | None,
     ) -> BlockFiller | None:
         """None when the template places no slot; else each slot's choice (or none)."""
-        slots = self._slots_of(compiled)
+        slots = self.slots(compiled)
         if not slots:
             return None
         now = self._clock()
@@ -56,7 +56,8 @@ class ContentBlockLoader:
                 chosen[slot] = found
         return BlockFiller(chosen)
 
-    def _slots_of(self, compiled: CompiledTemplate) -> frozenset[str]:
+    def slots(self, compiled: CompiledTemplate) -> frozenset[str]:
+        """The slots a template places (its static analysis, once per compiled template)."""
         slots = self._slots.get(compiled)
         if slots is None:
             slots = self._slots[compiled] = slots_of(compiled)

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
+from misiva.domain.automation import HISTORY_KEY, HISTORY_SHOWN, history_view
 from misiva.domain.contacts import Contact
 from misiva.domain.enums import ErrorCode
 from misiva.domain.errors import MisivaError, NotFound
@@ -23,6 +24,7 @@ from misiva.render.locales import choose_variant
 from misiva.render.promo import PROMO_VAR
 from misiva.render.render import render
 from misiva.storage import Database, Tx
+from misiva.storage import app_events as event_store
 from misiva.storage import contacts as contact_store
 from misiva.storage import templates as template_store
 from misiva.tracking.consent_tokens import ConsentLinks
@@ -155,11 +157,18 @@ class TemplateRenderer:
         stream = item.message_stream or DEFAULT_STREAM
         settings = context.streams.get(stream)
         handles = settings is not None and settings.subscriptions.handles_unsubscribe
+        person = contact_namespace(contact, recipient)
+        if recipient and (_reads_history(compiled) or self._blocks.slots(compiled)):
+            # Only for a template that reads it, or whose slots' block rules may: a query.
+            found_events = await event_store.recent_by_contact(
+                tx, server.id, [recipient], HISTORY_SHOWN
+            )
+            person[HISTORY_KEY] = history_view(found_events.get(recipient.lower(), []))
         model = {
             # First, so that a notice about another stream (a welcome) can name its own.
             **self._subscription_links(compiled, server, stream, recipient, message_id, handles),
             **(item.template_model or {}),
-            "contact": contact_namespace(contact, recipient),
+            "contact": person,
             "server": {"name": server.name, "brand": server.brand},
             "message": {
                 "id": message_id,
@@ -257,6 +266,10 @@ class TemplateRenderer:
         )
         self._cache.put(key, compiled)
         return compiled, variant
+
+
+def _reads_history(compiled: CompiledTemplate) -> bool:
+    return any(path[:2] == ("contact", HISTORY_KEY) for path in compiled.paths)
 
 
 def contact_namespace(contact: Contact | None, recipient: str | None) -> dict[str, Any]:

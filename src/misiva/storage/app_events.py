@@ -167,3 +167,30 @@ async def lock_contacts(tx: Tx, server_id: int, emails: Sequence[str]) -> None:
     for email in sorted({e.lower() for e in emails}):
         key = f"misiva-contact:{server_id}:{email}"
         await tx.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtextextended(key, 0))))
+
+
+async def recent_by_contact(
+    tx: Tx, server_id: int, emails: Sequence[str], per_contact: int
+) -> dict[str, list[AppEvent]]:
+    """Each contact's latest `per_contact` events, newest first, in one query (a window per
+    contact over ix_app_events_contact)."""
+    wanted = sorted({e.lower() for e in emails})
+    if not wanted:
+        return {}
+    rank = (
+        sa.func.row_number()
+        .over(partition_by=_e.c.email, order_by=(_e.c.occurred_at.desc(), _e.c.id.desc()))
+        .label("rank")
+    )
+    ranked = (
+        sa.select(_e, rank).where(_e.c.server_id == server_id, _e.c.email.in_(wanted)).subquery()
+    )
+    query = (
+        sa.select(ranked)
+        .where(ranked.c.rank <= per_contact)
+        .order_by(ranked.c.email, ranked.c.rank)
+    )
+    found: dict[str, list[AppEvent]] = {}
+    for row in await tx.execute(query):
+        found.setdefault(row.email, []).append(_event(row))
+    return found
