@@ -115,6 +115,22 @@ async def test_an_order_fires_its_receipt_now_and_a_follow_up_that_a_cancellatio
     assert after["receipt"]["Status"] == "sent"
     assert wakes == [1]
 
+    # Through the API: the receipt delivered, the follow-up listed as cancelled, and three
+    # days later nothing more leaves.
+    await platform.new_worker().run_once()
+    details = await api.get(f"/messages/outbound/{rules['receipt']['ScheduledMessageID']}/details")
+    kinds = [e["Type"] for e in details.json()["MessageEvents"]]
+    assert "Delivered" in kinds, kinds
+    follow_up = await api.get(f"/scheduled-messages/{rules['follow-up']['ScheduledMessageID']}")
+    assert follow_up.status_code == 200, follow_up.text
+    assert follow_up.json()["Status"] == "cancelled"
+    listed = (await api.get("/scheduled-messages", params={"status": "cancelled"})).json()
+    assert [m["MessageID"] for m in listed["ScheduledMessages"]] == [
+        rules["follow-up"]["ScheduledMessageID"]
+    ]
+    clock.advance(days=3, minutes=1)
+    assert len(await releaser.run_once()) == 0
+
 
 async def test_a_repeated_event_id_is_accepted_once(api: httpx.AsyncClient) -> None:
     await add_trigger(api, "receipt", "order.placed", "order-confirmation")
