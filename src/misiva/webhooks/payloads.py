@@ -25,8 +25,9 @@ What each record type reads from `WebhookEvent.details` (defaults in brackets):
   `host`, `type`, `status`, `previous_status`, `problem`, `fix`, `expected` [""],
   `found` (a list of strings) [[]].
 * Alert (Misiva's own): `alert_id`, `state` (open | resolved), `level` (warning | danger),
-  `metric`, `scope` (server | stream | provider | domain | pool), `subject`, `window`, `value`,
-  `threshold`, `volume` (numbers as text, as every event detail is kept), `summary`.
+  `metric`, `scope` (server | stream | provider | domain | pool | trigger), `subject`,
+  `window`, `value`, `threshold`, `volume` (numbers as text, as every event detail is kept),
+  `summary`.
 """
 
 from __future__ import annotations
