@@ -57,6 +57,19 @@ async def test_paths_ignore_case_and_one_trailing_slash(api: httpx.AsyncClient, 
     assert response.status_code == 200
 
 
+async def test_a_parameter_that_spells_a_route_word_keeps_its_case(
+    api: httpx.AsyncClient,
+) -> None:
+    # `Stats` is a fixed word of other routes (`/triggers/{key}/stats`), but here it stands
+    # where the alias goes: it must reach the route as written, not lowercased.
+    template = {"Name": "Stats", "Alias": "Stats", "Subject": "s", "TextBody": "t"}
+    assert (await api.post("/templates", json=template)).status_code == 200
+    found = await api.get("/templates/Stats")
+    assert found.status_code == 200, found.text
+    assert found.json()["Alias"] == "Stats"
+    assert (await api.get("/TEMPLATES/Stats/")).status_code == 200
+
+
 @pytest.mark.parametrize(
     ("headers", "text"),
     [({}, "valid Server token"), ({"X-Postmark-Server-Token": "nope"}, "valid token")],

@@ -45,27 +45,37 @@ from misiva.domain.errors import (
 class _CanonicalPath:
     """Real Postmark clients write `/deliveryStats` and `/deliverystats`, `/email/withTemplate/`
     and `/email/withTemplate`: match the fixed words of a path ignoring case, and ignore one
-    trailing slash. Parameters (ids, aliases) keep their case."""
+    trailing slash. Parameters (ids, aliases, keys) keep their case: a word is rewritten only
+    where a route has that fixed word at that place, so a trigger keyed `Stats` stays `Stats`
+    in `/triggers/Stats`, while `/triggers/x/STATS` becomes `/triggers/x/stats`."""
 
-    def __init__(self, app: ASGIApp, words: frozenset[str]) -> None:
+    def __init__(self, app: ASGIApp, paths: list[str]) -> None:
         self.app = app
-        self.words = {word.lower(): word for word in words}
+        # Per number of segments: each route's segments, None where a parameter stands.
+        self.routes: dict[int, list[tuple[str | None, ...]]] = {}
+        for path in sorted(set(paths)):
+            parts = tuple(None if p.startswith("{") else p for p in path.split("/"))
+            self.routes.setdefault(len(parts), []).append(parts)
+        for shapes in self.routes.values():
+            # More fixed words first: `/triggers/dry-run` before `/triggers/{key}`.
+            shapes.sort(key=lambda shape: -sum(part is not None for part in shape))
+
+    def canonical(self, path: str) -> str:
+        parts = path.split("/")
+        for shape in self.routes.get(len(parts), ()):
+            if all(w is None or w.lower() == p.lower() for w, p in zip(shape, parts, strict=True)):
+                return "/".join(p if w is None else w for w, p in zip(shape, parts, strict=True))
+        return path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path = scope["path"]
             if len(path) > 1 and path.endswith("/"):
                 path = path[:-1]
-            path = "/".join(self.words.get(part.lower(), part) for part in path.split("/"))
+            path = self.canonical(path)
             if path != scope["path"]:
                 scope = {**scope, "path": path, "raw_path": path.encode()}
         await self.app(scope, receive, send)
-
-
-def _fixed_words(paths: list[str]) -> frozenset[str]:
-    return frozenset(
-        part for path in paths for part in path.split("/") if part and not part.startswith("{")
-    )
 
 
 async def _misiva_error(_request: Request, exc: Exception) -> Any:
@@ -117,7 +127,7 @@ def create_app(deps: ApiDeps) -> FastAPI:
         app.include_router(module.router)
         paths += [route.path for route in module.router.routes if isinstance(route, APIRoute)]
     app.add_exception_handler(MisivaError, _misiva_error)
-    app.add_middleware(_CanonicalPath, words=_fixed_words(paths))
+    app.add_middleware(_CanonicalPath, paths=paths)
     _document_bodies(app)
     return app
 
