@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 
 from builders import Tenant
 from misiva.accounts.servers import create_server
@@ -23,6 +24,16 @@ from misiva.storage import messages as message_store
 from misiva.storage import scheduled as scheduled_store
 
 NOW = datetime.now(UTC)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_now() -> None:
+    """Each test's own "now": the API runs on the real clock, so a module-wide time taken at
+    import would be minutes old in a long run, and a SendAt a minute after it in the past."""
+    global NOW
+    NOW = datetime.now(UTC)
+
+
 ORDER = {
     "Name": "Order follow-up",
     "Alias": "follow-up",

@@ -27,6 +27,7 @@ from misiva.storage import templates as template_store
 ContactView = Callable[[Contact | None, str | None], dict[str, Any]]
 
 # Versions are immutable, so compiled ones are shared by every request of the process.
+# (Keyed by what names a version, see load().)
 _COMPILED = CompiledCache()
 
 
@@ -56,7 +57,16 @@ async def load(tx: Tx, server: Server, ref: str, contact: Contact | None) -> Loa
     if template.layout_alias:
         layout = await template_store.get_template(tx, server.id, template.layout_alias)
     layout_number = (layout.published_version or layout.latest_version) if layout else None
-    key = (template.id, number, variant, layout.id if layout else None, layout_number, True)
+    # The version's row id and creation time name it beyond one database: the cache is the
+    # process's, and a process may meet several databases (tests do; so could tooling).
+    key = (
+        version.id,
+        version.created_at,
+        variant,
+        layout.id if layout else None,
+        layout_number,
+        True,
+    )
     cached = _COMPILED.get(key)
     if cached is not None:
         return Loaded(ref, cached, variant)
