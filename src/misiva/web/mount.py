@@ -12,6 +12,8 @@ from misiva.web import (
     routes,
     routes_activity,
     routes_audit,
+    routes_automation,
+    routes_automation_events,
     routes_capture,
     routes_dashboard,
     routes_monitoring,
@@ -42,6 +44,8 @@ def mount_ui(app: FastAPI, deps: WebDeps) -> FastAPI:
         routes_offers,
         routes_offers_pools,
         routes_offers_blocks,
+        routes_automation,
+        routes_automation_events,
     ):
         app.include_router(module.router)
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")
