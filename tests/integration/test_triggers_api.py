@@ -217,6 +217,24 @@ async def test_a_dry_run_shows_what_the_rule_would_have_sent_and_stores_nothing(
         "template cross-sell needs order.item, which the event's data lacks"
     )
     assert tried_out.json()["WouldFire"] == 3
+    # A rule never saved: its whole definition, as for POST /triggers.
+    new_rule = await api.post(
+        "/triggers/dry-run",
+        json={
+            "Definition": {
+                "Key": "draft",
+                "EventName": "order.placed",
+                "Template": "order-confirmation",
+                "From": "hola@shop.test",
+                "Condition": "order.total > 85",
+            }
+        },
+    )
+    assert new_rule.status_code == 200, new_rule.text
+    assert new_rule.json()["WouldFire"] == 1
+    refused = await api.post("/triggers/dry-run", json={"Definition": {"Key": "x"}})
+    assert refused.status_code == 422
+    assert (await api.get("/triggers/draft")).status_code == 422  # nothing was saved
     # A chosen period; nothing was stored or scheduled by either run.
     narrow = await api.post(
         "/triggers/big-orders/dry-run",

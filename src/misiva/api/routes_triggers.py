@@ -22,6 +22,7 @@ from misiva.automation.dry_run import dry_run, period
 from misiva.automation.events import parse_moment
 from misiva.automation.stats import DEFAULT_PERIOD, trigger_stats
 from misiva.automation.triggers import Changed, ScheduledPolicy, Triggers
+from misiva.domain.automation import TriggerDefinition
 from misiva.domain.errors import InvalidRequest
 from misiva.domain.records import Server
 from misiva.ingest.templated import contact_namespace
@@ -153,11 +154,28 @@ async def dry_run_trigger(
     request: Request, key: str, who: Annotated[Caller, Depends(server_caller)]
 ) -> JSONResponse:
     body = await _body(request)
-    deps = deps_of(request)
     current = await _service(request).get(_server(who).id, key)
     definition = current.definition
     if body.get("Definition") is not None:
         definition = parse_definition(body["Definition"], current.definition)
+    return JSONResponse({"Key": key, **await _dry_run(request, who, body, definition)})
+
+
+@router.post("/triggers/dry-run", summary="What a rule not saved yet would have done")
+async def dry_run_unsaved(
+    request: Request, who: Annotated[Caller, Depends(server_caller)]
+) -> JSONResponse:
+    body = await _body(request)
+    if not isinstance(body.get("Definition"), dict):
+        raise InvalidRequest("A dry run of a new rule needs its 'Definition' (as for POST).")
+    definition = parse_definition(body["Definition"])
+    return JSONResponse({"Key": None, **await _dry_run(request, who, body, definition)})
+
+
+async def _dry_run(
+    request: Request, who: Caller, body: dict[str, Any], definition: TriggerDefinition
+) -> dict[str, Any]:
+    deps = deps_of(request)
     since, until = period(
         parse_moment(body.get("Since"), "Since"),
         parse_moment(body.get("Until"), "Until"),
@@ -166,7 +184,7 @@ async def dry_run_trigger(
     run = await dry_run(
         deps.db, _server(who), definition, contact_namespace, since=since, until=until
     )
-    return JSONResponse({"Key": key, **dry_run_json(run)})
+    return dry_run_json(run)
 
 
 @router.get("/triggers/{key}/stats", summary="A trigger's counts (?since=&until=)")

@@ -11,12 +11,19 @@ from datetime import time, timedelta
 from typing import Any
 
 from misiva.api.routes_conversions import money
+from misiva.automation.definitions import MAX_CAP_COUNT
 from misiva.automation.dry_run import DryRun
 from misiva.automation.stats import TriggerStats
-from misiva.domain.automation import Cap, Outcome, ScheduledStatus, Trigger, TriggerDefinition
+from misiva.domain.automation import (
+    Cap,
+    Outcome,
+    ScheduledStatus,
+    Trigger,
+    TriggerDefinition,
+    TriggerVersion,
+)
 from misiva.domain.automation import Window as TriggerWindow
 from misiva.domain.errors import InvalidRequest
-from misiva.storage.triggers import TriggerVersion
 
 _MINUTES_IN_A_YEAR = 365 * 24 * 60
 _HOURS_IN_A_YEAR = 365 * 24
@@ -87,7 +94,7 @@ def _cap(value: Any) -> Cap | None:
         return None
     if not isinstance(value, dict):
         raise _invalid('\'Cap\' must be {"Count": 1, "PeriodHours": 24}.')
-    count = _whole(value.get("Count"), "Cap.Count", 1, 1000)
+    count = _whole(value.get("Count"), "Cap.Count", 1, MAX_CAP_COUNT)
     hours = _whole(value.get("PeriodHours"), "Cap.PeriodHours", 1, _HOURS_IN_A_YEAR)
     return Cap(count, timedelta(hours=hours))
 

@@ -60,6 +60,10 @@ def _check_period(value: timedelta | None, field: str) -> None:
         raise _invalid(f"'{field}' must be more than 0 and at most 365 days.")
 
 
+# More than this many messages from one rule to one person is no cap at all.
+MAX_CAP_COUNT = 1000
+
+
 def check_fields(definition: TriggerDefinition) -> TriggerDefinition:
     """InvalidRequest naming the first field of the rule that cannot work."""
     d = definition
@@ -71,8 +75,8 @@ def check_fields(definition: TriggerDefinition) -> TriggerDefinition:
     if window.not_before is not None and window.not_before == window.not_after:
         raise _invalid("The window's NotBefore and NotAfter must differ.")
     if d.cap is not None:
-        if d.cap.count < 1:
-            raise _invalid("'Cap.Count' must be at least 1.")
+        if not 1 <= d.cap.count <= MAX_CAP_COUNT:
+            raise _invalid(f"'Cap.Count' must be from 1 to {MAX_CAP_COUNT}.")
         _check_period(d.cap.period, "Cap.PeriodHours")
     _check_period(d.dedupe, "DedupeHours")
     if len(d.cancel_on) > MAX_CANCEL_ON:

@@ -9,14 +9,13 @@ from datetime import datetime
 from enum import StrEnum
 
 from misiva.automation.definitions import check_fields, check_key, check_references
-from misiva.domain.automation import Trigger, TriggerDefinition
+from misiva.domain.automation import Trigger, TriggerDefinition, TriggerVersion
 from misiva.domain.clock import Clock, utcnow
 from misiva.domain.enums import ErrorCode
 from misiva.domain.errors import Conflict, InvalidRequest, NotFound
 from misiva.storage import Database, Tx
 from misiva.storage import scheduled as scheduled_store
 from misiva.storage import triggers as trigger_store
-from misiva.storage.triggers import TriggerVersion
 
 _SLICE = 1000
 

@@ -85,6 +85,17 @@ class Trigger:
 
 
 @dataclass(frozen=True, slots=True)
+class TriggerVersion:
+    """One saved version of a rule, as it was written, by whom and when."""
+
+    trigger_id: int
+    version: int
+    definition: TriggerDefinition
+    author: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class RuleOutcome:
     """One trigger's answer to one event: what it did and why, and what it scheduled."""
 

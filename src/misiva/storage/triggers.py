@@ -4,29 +4,24 @@ find what still waits from it."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
-from misiva.domain.automation import Cap, ScheduledStatus, Trigger, TriggerDefinition, Window
+from misiva.domain.automation import (
+    Cap,
+    ScheduledStatus,
+    Trigger,
+    TriggerDefinition,
+    TriggerVersion,
+    Window,
+)
 from misiva.storage.engine import Tx
 from misiva.storage.tables_automation import scheduled_messages, trigger_versions, triggers
 
 _t = triggers
 _v = trigger_versions
-
-
-@dataclass(frozen=True, slots=True)
-class TriggerVersion:
-    """One saved version of a rule, as it was written, by whom and when."""
-
-    trigger_id: int
-    version: int
-    definition: TriggerDefinition
-    author: str | None
-    created_at: datetime
 
 
 def _clock_time(value: time | None) -> str | None:

@@ -15,7 +15,7 @@ from misiva.accounts.audit import record
 from misiva.automation.dry_run import MAX_EVENTS, DryRun, dry_run
 from misiva.automation.stats import DEFAULT_PERIOD, TriggerStats, trigger_stats
 from misiva.automation.triggers import Changed, ScheduledPolicy, Triggers
-from misiva.domain.automation import Trigger
+from misiva.domain.automation import Trigger, TriggerVersion
 from misiva.domain.enums import StreamType
 from misiva.domain.errors import MisivaError, NotFound
 from misiva.domain.records import Stream
@@ -24,7 +24,6 @@ from misiva.domain.users import Capability
 from misiva.ingest.templated import contact_namespace
 from misiva.storage import streams as stream_store
 from misiva.storage import templates as template_store
-from misiva.storage.triggers import TriggerVersion
 from misiva.web import automation_view as view
 from misiva.web.access import Visit, forbidden, not_found, posted, visit
 from misiva.web.automation_form import (
