@@ -230,3 +230,9 @@ def test_an_automation_error_alert_opens_at_the_first_error_and_says_why() -> No
     )
     with pytest.raises(InvalidRequest, match="first error"):
         threshold_from("automation_errors", 1, 2, 0)
+
+
+def test_keys_the_addresses_use_are_reserved() -> None:
+    for taken in ("new", "NEW", "dry-run"):
+        with pytest.raises(InvalidRequest, match="is reserved"):
+            check_key(taken)

@@ -27,12 +27,18 @@ def _invalid(message: str, code: int = ErrorCode.INVALID_REQUEST) -> InvalidRequ
     return InvalidRequest(message, code)
 
 
+# Words the addresses of rules use for themselves: /triggers/dry-run, /automation/rules/new.
+RESERVED_KEYS = frozenset({"new", "dry-run"})
+
+
 def check_key(key: str) -> str:
     if not TRIGGER_KEY.match(key):
         raise _invalid(
             f"Invalid trigger key {key!r}: 1-100 letters, digits, '_', '.' or '-', "
             "starting with a letter or digit."
         )
+    if key.lower() in RESERVED_KEYS:
+        raise _invalid(f"The trigger key {key!r} is reserved: choose another.")
     return key
 
 
