@@ -43,6 +43,13 @@ async def test_templates_and_conditions_read_the_contacts_history(api: httpx.Asy
         )
     fired = [rules_of(r)["first-order"]["Outcome"] for r in results]
     assert fired == ["scheduled", "not_matched", "not_matched"]
+    # A dry run sees each event's history as it stood then, not as it is now.
+    ran = await api.post(
+        "/triggers/first-order/dry-run",
+        json={"Since": "2025-12-31T00:00:00Z", "Until": "2026-01-05T00:00:00Z"},
+    )
+    assert ran.status_code == 200, ran.text
+    assert [e["Outcome"] for e in ran.json()["Events"]] == fired
     sent = await api.post(
         "/email/withTemplate",
         json={"From": "hola@shop.test", "To": "Ana@Example.com", "TemplateAlias": "summary"},

@@ -10,7 +10,14 @@ from datetime import UTC, datetime, timedelta
 from misiva.automation import content, rules
 from misiva.automation.content import ContactView
 from misiva.automation.definitions import check_fields
-from misiva.domain.automation import AppEvent, Outcome, TriggerDefinition
+from misiva.domain.automation import (
+    HISTORY_KEY,
+    HISTORY_SHOWN,
+    AppEvent,
+    Outcome,
+    TriggerDefinition,
+    history_view,
+)
 from misiva.domain.contacts import Contact
 from misiva.domain.enums import ErrorCode
 from misiva.domain.errors import InvalidRequest
@@ -121,6 +128,14 @@ async def _try(
 ) -> Tried:
     d, at = run.definition, event.occurred_at
     view = contact_view(contact, event.email)
+    loaded = await run.template(contact)
+    reads_history = loaded.compiled is not None and loaded.compiled.reads("contact", HISTORY_KEY)
+    if reads_history or (d.condition and HISTORY_KEY in d.condition):
+        # The history as it stood when the event happened, as the rule would have seen it.
+        found = await event_store.recent_by_contact(
+            run.tx, run.server.id, [event.email], HISTORY_SHOWN, until=at
+        )
+        view = {**view, HISTORY_KEY: history_view(found.get(event.email, []))}
     if not rules.holds(d, rules.condition_model(event, view)):
         return Tried(event, Outcome.NOT_MATCHED, rules.not_matched(d))
     if d.cap is not None:
@@ -129,7 +144,6 @@ async def _try(
             return Tried(event, Outcome.CAPPED, rules.capped(d.cap, fired))
     if d.dedupe is not None and run.fired_since(event.email, at - d.dedupe) > 0:
         return Tried(event, Outcome.DEDUPLICATED, rules.deduplicated(d.dedupe))
-    loaded = await run.template(contact)
     subject, problem = content.subject_of(loaded, run.server, event.data, view, d.stream)
     if problem:
         return Tried(event, Outcome.ERROR, problem)

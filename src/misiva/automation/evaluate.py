@@ -9,12 +9,21 @@ from datetime import datetime
 from typing import Any
 
 from misiva.automation import content, rules
-from misiva.domain.automation import AppEvent, Outcome, RuleOutcome, Trigger
+from misiva.domain.automation import (
+    HISTORY_KEY,
+    HISTORY_SHOWN,
+    AppEvent,
+    Outcome,
+    RuleOutcome,
+    Trigger,
+    history_view,
+)
 from misiva.domain.contacts import Contact
 from misiva.domain.ids import new_message_id
 from misiva.domain.message import SendFields, fields_to_json
 from misiva.domain.records import Server
 from misiva.storage import Tx
+from misiva.storage import app_events as event_store
 from misiva.storage import scheduled as scheduled_store
 
 
@@ -29,6 +38,20 @@ class EventContext:
     contact_view: Mapping[str, Any]
     now: datetime
     loaded: dict[str, content.Loaded] = field(default_factory=dict)
+
+    history_loaded: bool = False
+
+    async def with_history(self, tx: Tx) -> None:
+        """`contact.history` in the view (this event included, newest first), as a send's
+        template and block rules see it: loaded once per event, and only when a rule's
+        condition or template reads it (a query each event would cost a third of the
+        accept; bench/events.py)."""
+        if self.history_loaded:
+            return
+        email = self.event.email
+        found = await event_store.recent_by_contact(tx, self.server.id, [email], HISTORY_SHOWN)
+        self.contact_view = {**self.contact_view, HISTORY_KEY: history_view(found.get(email, []))}
+        self.history_loaded = True
 
     async def template(self, tx: Tx, ref: str) -> content.Loaded:
         if ref not in self.loaded:
@@ -45,6 +68,8 @@ async def evaluate(tx: Tx, trigger: Trigger, context: EventContext) -> RuleOutco
     d, event, now = trigger.definition, context.event, context.now
     if trigger.paused:
         return _outcome(trigger, Outcome.PAUSED, "the rule is paused")
+    if d.condition and HISTORY_KEY in d.condition:
+        await context.with_history(tx)
     if not rules.holds(d, rules.condition_model(event, context.contact_view)):
         return _outcome(trigger, Outcome.NOT_MATCHED, rules.not_matched(d))
     if d.cap is not None:
@@ -56,6 +81,8 @@ async def evaluate(tx: Tx, trigger: Trigger, context: EventContext) -> RuleOutco
     ):
         return _outcome(trigger, Outcome.DEDUPLICATED, rules.deduplicated(d.dedupe))
     loaded = await context.template(tx, d.template)
+    if loaded.compiled is not None and loaded.compiled.reads("contact", HISTORY_KEY):
+        await context.with_history(tx)
     view, server = context.contact_view, context.server
     problem = content.problem_with(loaded, server, event.data, view, d.stream)
     if problem:

@@ -13,15 +13,7 @@ from typing import Any
 from misiva.automation.content import ContactView
 from misiva.automation.definitions import check_event_name
 from misiva.automation.evaluate import EventContext, evaluate
-from misiva.domain.automation import (
-    HISTORY_KEY,
-    HISTORY_SHOWN,
-    AppEvent,
-    RuleOutcome,
-    ScheduledMessage,
-    Trigger,
-    history_view,
-)
+from misiva.domain.automation import AppEvent, RuleOutcome, ScheduledMessage, Trigger
 from misiva.domain.clock import Clock, utcnow
 from misiva.domain.contacts import Contact
 from misiva.domain.enums import ErrorCode
@@ -181,12 +173,7 @@ class Events:
             return Accepted(event, duplicate=True)
         contact = await self._contact(tx, server.id, new, now)
         cancelled = await _cancel_waiting(tx, server.id, event, rules, now)
-        view = self._view(contact, event.email)
-        # `contact.history` for conditions (this event included, newest first), as a send's
-        # template and block rules see it.
-        recent = await event_store.recent_by_contact(tx, server.id, [event.email], HISTORY_SHOWN)
-        view[HISTORY_KEY] = history_view(recent.get(event.email, []))
-        context = EventContext(server, event, contact, view, now)
+        context = EventContext(server, event, contact, self._view(contact, event.email), now)
         outcomes: list[RuleOutcome] = []
         for trigger in rules:
             if trigger.definition.event_name == event.name:

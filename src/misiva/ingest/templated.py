@@ -158,7 +158,7 @@ class TemplateRenderer:
         settings = context.streams.get(stream)
         handles = settings is not None and settings.subscriptions.handles_unsubscribe
         person = contact_namespace(contact, recipient)
-        if recipient and (_reads_history(compiled) or self._blocks.slots(compiled)):
+        if recipient and (compiled.reads("contact", HISTORY_KEY) or self._blocks.slots(compiled)):
             # Only for a template that reads it, or whose slots' block rules may: a query.
             found_events = await event_store.recent_by_contact(
                 tx, server.id, [recipient], HISTORY_SHOWN
@@ -266,10 +266,6 @@ class TemplateRenderer:
         )
         self._cache.put(key, compiled)
         return compiled, variant
-
-
-def _reads_history(compiled: CompiledTemplate) -> bool:
-    return any(path[:2] == ("contact", HISTORY_KEY) for path in compiled.paths)
 
 
 def contact_namespace(contact: Contact | None, recipient: str | None) -> dict[str, Any]:

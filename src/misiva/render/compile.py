@@ -67,6 +67,11 @@ class CompiledTemplate:
     def html_size_warning(self, rendered_html: str | None) -> str | None:
         return html_size_warning(rendered_html)
 
+    def reads(self, *prefix: str) -> bool:
+        """Whether the template reads anything under `prefix` (`reads("contact", "history")`):
+        what is costly to provide is provided only to templates that read it."""
+        return any(path[: len(prefix)] == prefix for path in self.paths)
+
 
 def html_size_warning(rendered_html: str | None) -> str | None:
     """Gmail clips an HTML part over 102 KB, hiding the rest (often the unsubscribe link)."""

@@ -170,21 +170,27 @@ async def lock_contacts(tx: Tx, server_id: int, emails: Sequence[str]) -> None:
 
 
 async def recent_by_contact(
-    tx: Tx, server_id: int, emails: Sequence[str], per_contact: int
+    tx: Tx,
+    server_id: int,
+    emails: Sequence[str],
+    per_contact: int,
+    *,
+    until: datetime | None = None,
 ) -> dict[str, list[AppEvent]]:
-    """Each contact's latest `per_contact` events, newest first, in one query (a window per
-    contact over ix_app_events_contact)."""
+    """Each contact's latest `per_contact` events (up to `until`, as they stood then), newest
+    first, in one query (a window per contact over ix_app_events_contact)."""
     wanted = sorted({e.lower() for e in emails})
     if not wanted:
         return {}
+    where = [_e.c.server_id == server_id, _e.c.email.in_(wanted)]
+    if until is not None:
+        where.append(_e.c.occurred_at <= until)
     rank = (
         sa.func.row_number()
         .over(partition_by=_e.c.email, order_by=(_e.c.occurred_at.desc(), _e.c.id.desc()))
         .label("rank")
     )
-    ranked = (
-        sa.select(_e, rank).where(_e.c.server_id == server_id, _e.c.email.in_(wanted)).subquery()
-    )
+    ranked = sa.select(_e, rank).where(*where).subquery()
     query = (
         sa.select(ranked)
         .where(ranked.c.rank <= per_contact)
