@@ -228,6 +228,26 @@ class Settings(BaseSettings):
         "on its transactional stream; its domain must be a sending domain of the server. "
         "Unset (or not one of its domains): the emails go to the capture inbox.",
     )
+    scheduled_poll_seconds: float = Field(
+        1.0,
+        description="The longest an idle scheduled-message releaser sleeps: messages another "
+        "process schedules are seen within this (a trigger's send-now wakes its own process "
+        "at once).",
+        gt=0,
+    )
+    scheduled_batch_size: int = Field(
+        100,
+        description="Scheduled messages a releaser claims and accepts at once (per server, "
+        "one accept each).",
+        ge=1,
+        le=500,
+    )
+    scheduled_lease_seconds: float = Field(
+        30.0,
+        description="How long a releaser holds the scheduled messages it claimed; if it dies, "
+        "others release them after this. Keep it longer than a batch takes.",
+        gt=0,
+    )
     log_level: str = Field("INFO", description="Logging level.")
 
     @property

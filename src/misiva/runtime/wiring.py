@@ -27,7 +27,7 @@ from misiva.feedback.engagement import Engagement
 from misiva.feedback.receiver import BounceReceiver
 from misiva.feedback.returned import ReturnedMail
 from misiva.ingest.accept import Ingestor
-from misiva.ingest.scheduled import ScheduledReleaser
+from misiva.ingest.scheduled import ReleaserConfig, ScheduledReleaser
 from misiva.ingest.tenants import ServerDirectory
 from misiva.mail.published import SendingSetup
 from misiva.scheduler.alert_mail import AlertMail
@@ -243,7 +243,16 @@ def build_platform(settings: Settings) -> Platform:
     ingestor = Ingestor(
         db, directory, link_base=settings.link_base, bounce_domain=settings.bounce_domain
     )
-    releaser = ScheduledReleaser(db, ingestor, directory)
+    releaser = ScheduledReleaser(
+        db,
+        ingestor,
+        directory,
+        config=ReleaserConfig(
+            batch_size=settings.scheduled_batch_size,
+            lease_seconds=settings.scheduled_lease_seconds,
+            poll_seconds=settings.scheduled_poll_seconds,
+        ),
+    )
     return Platform(
         settings=settings, db=db, directory=directory, ingestor=ingestor, releaser=releaser
     )
