@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -401,6 +401,27 @@ def main() -> None:
     print_table(args.messages, args.runs, results)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
+
+
+def on_each_backend(backends: str, name: str, run: Callable[[str, str], Awaitable[None]]) -> None:
+    """`run(kind, url)` on a fresh migrated database of each kind named (PostgreSQL only if it
+    answers), each dropped afterwards: what the offer and events benches share."""
+    with tempfile.TemporaryDirectory() as work:
+        for kind in backends.split(","):
+            if kind == "sqlite":
+                url = f"sqlite:///{Path(work) / name}"
+                upgrade(url)
+                asyncio.run(run(kind, url))
+                continue
+            found = asyncio.run(postgres_database())
+            if found is None:
+                print("postgresql: not answering on 127.0.0.1:5432, skipped")
+                continue
+            try:
+                upgrade(found)
+                asyncio.run(run(kind, found))
+            finally:
+                asyncio.run(drop_postgres(found))
 
 
 if __name__ == "__main__":

@@ -16,19 +16,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 import httpx
 
-from dashboard import drop_postgres, postgres_database
+from dashboard import on_each_backend
 from misiva.accounts.domains import add_domain
 from misiva.accounts.servers import create_server
 from misiva.api.app import create_app
 from misiva.config import Settings
 from misiva.runtime.wiring import build_platform
-from misiva.storage.migrate import upgrade
 
 RECEIPT = {
     "Name": "Order confirmation",
@@ -108,22 +105,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--backends", default="sqlite,postgresql")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as work:
-        for kind in args.backends.split(","):
-            if kind == "sqlite":
-                url = f"sqlite:///{Path(work) / 'events.db'}"
-                upgrade(url)
-                asyncio.run(bench(kind, url, args.events, args.concurrency))
-                continue
-            found = asyncio.run(postgres_database())
-            if found is None:
-                print("postgresql: not answering on 127.0.0.1:5432, skipped")
-                continue
-            try:
-                upgrade(found)
-                asyncio.run(bench(kind, found, args.events, args.concurrency))
-            finally:
-                asyncio.run(drop_postgres(found))
+    on_each_backend(
+        args.backends,
+        "events.db",
+        lambda kind, url: bench(kind, url, args.events, args.concurrency),
+    )
 
 
 if __name__ == "__main__":

@@ -15,22 +15,18 @@ Figures to compare, not pass/fail.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import random
 import statistics
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import sqlalchemy as sa
 
-from dashboard import drop_postgres, fill, fold, postgres_database, settle_postgres
+from dashboard import fill, fold, on_each_backend, settle_postgres
 from misiva.authoring.content_blocks import ContentBlocks
 from misiva.domain.content_blocks import BlockContent, BlockVariant, NewContentBlock
 from misiva.feedback.offer_results import block_results, day_start, template_results
 from misiva.storage import Database
-from misiva.storage.migrate import upgrade
 from misiva.storage.tables import message_events, messages
 from misiva.storage.tables_blocks import message_blocks
 from misiva.storage.tables_conversions import conversions
@@ -150,22 +146,9 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as work:
-        for kind in args.backends.split(","):
-            if kind == "sqlite":
-                url = f"sqlite:///{Path(work) / 'offers.db'}"
-                upgrade(url)
-                asyncio.run(bench(kind, url, args.messages, args.runs))
-            else:
-                found = asyncio.run(postgres_database())
-                if found is None:
-                    print("postgresql: not answering on 127.0.0.1:5432, skipped")
-                    continue
-                try:
-                    upgrade(found)
-                    asyncio.run(bench(kind, found, args.messages, args.runs))
-                finally:
-                    asyncio.run(drop_postgres(found))
+    on_each_backend(
+        args.backends, "offers.db", lambda kind, url: bench(kind, url, args.messages, args.runs)
+    )
 
 
 if __name__ == "__main__":
