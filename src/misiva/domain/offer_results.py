@@ -29,10 +29,6 @@ class Funnel:
         return part / whole if whole else None
 
     @property
-    def click_rate(self) -> float | None:
-        return self.rate(self.clicks, self.sends)
-
-    @property
     def conversion_rate(self) -> float | None:
         return self.rate(self.conversions, self.sends)
 
