@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
 from builders import make_tenant
 from harness import free_port
+from misiva.domain.dmarc import DomainClaim, report_owners
+from misiva.domain.dns_checks import DomainCheck, RecordCheck, RecordKind, RecordStatus
 from misiva.feedback.dmarc import DmarcReports
 from misiva.feedback.receiver import BounceReceiver
 from misiva.feedback.returned import ReturnedMail
 from misiva.storage import Database
 from misiva.storage import dmarc as dmarc_store
+from misiva.storage import domains as domain_store
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "dmarc"
 GOOGLE = DATA / "google.com!example.com!1700000000!1700086400.xml.gz"
@@ -114,3 +118,33 @@ async def test_an_upload_is_kept_for_its_server_once(db: Database) -> None:
         total, kept = await dmarc_store.list_reports(tx, shop.server.id, domain="example.com")
         assert await dmarc_store.report_domains(tx, shop.server.id) == ["example.com"]
     assert total == 1 and kept[0].source.value == "upload"
+
+
+async def test_a_domain_claimed_by_another_tenant_does_not_get_its_reports(db: Database) -> None:
+    """Any server may add any name; the reports go to whoever proved it by DKIM, else to the
+    server that added it first, never to a later tenant that merely typed the name."""
+    owner = await make_tenant(db, "owner", "example.com")
+    intruder = await make_tenant(db, "intruder", "example.com")
+    returned = ReturnedMail(db, BOUNCE_DOMAIN, dmarc=DmarcReports(db))
+    await returned.handle(report_mail("x"), [f"dmarc@{BOUNCE_DOMAIN}"])
+    async with db.reading() as tx:
+        assert (await dmarc_store.list_reports(tx, owner.server.id))[0] == 1
+        assert (await dmarc_store.list_reports(tx, intruder.server.id))[0] == 0
+
+    # Once the owner's DKIM record is found in DNS, only verified servers get reports, so a
+    # second tenant of the same company gets them too once it publishes its own key.
+    dkim = RecordCheck(
+        RecordKind.DKIM, "sel._domainkey.example.com", "TXT", "v=DKIM1", ("v=DKIM1",),
+        RecordStatus.PASS,
+    )  # fmt: skip
+    async with db.transaction() as tx:
+        await domain_store.save_check(
+            tx, intruder.domain.id, DomainCheck(datetime(2026, 1, 1, tzinfo=UTC), (dkim,))
+        )
+    claims = await _claims(db)
+    assert report_owners(claims) == (intruder.server.id,)
+
+
+async def _claims(db: Database) -> list[DomainClaim]:
+    async with db.reading() as tx:
+        return await dmarc_store.domain_claims(tx, "example.com")

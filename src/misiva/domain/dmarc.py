@@ -169,6 +169,34 @@ class SourceLine:
 
 
 @dataclass(frozen=True, slots=True)
+class DomainClaim:
+    """A server that has the report's domain (or a subdomain of it) among its sending
+    domains: when it added it, and whether its last DNS check found its DKIM key published."""
+
+    server_id: int
+    added_at: datetime
+    dkim_verified: bool
+
+
+def report_owners(claims: Iterable[DomainClaim]) -> tuple[int, ...]:
+    """The servers a mailed report about a domain is kept for.
+
+    Any server may add any domain name, so a name alone proves nothing: another tenant could
+    add `victim.example` and read its DMARC reports. A server's DKIM selector and key are its
+    own, so only the domain's owner can publish them: every server whose DKIM record passed
+    gets the report. Until one has, it goes to the server that added the domain first.
+    """
+    claims = list(claims)
+    verified = sorted({c.server_id for c in claims if c.dkim_verified})
+    if verified:
+        return tuple(verified)
+    if not claims:
+        return ()
+    first = min(claims, key=lambda c: (c.added_at, c.server_id))
+    return (first.server_id,)
+
+
+@dataclass(frozen=True, slots=True)
 class DmarcSummary:
     reports: int
     messages: int

@@ -9,7 +9,14 @@ from datetime import datetime
 from misiva.bounces.dmarc_files import report_attachments, report_xml
 from misiva.bounces.dmarc_xml import parse_report
 from misiva.domain.clock import Clock, utcnow
-from misiva.domain.dmarc import BadReport, DmarcReport, DmarcSummary, ReportSource, summarise
+from misiva.domain.dmarc import (
+    BadReport,
+    DmarcReport,
+    DmarcSummary,
+    ReportSource,
+    report_owners,
+    summarise,
+)
 from misiva.domain.errors import MisivaError
 from misiva.storage import Database
 from misiva.storage import dmarc as dmarc_store
@@ -67,14 +74,15 @@ class DmarcReports:
     async def _keep_for_domain(self, report: DmarcReport) -> Ingested | None:
         now = self._clock()
         async with self._db.transaction() as tx:
-            servers = await dmarc_store.servers_for_domain(tx, report.policy.domain)
+            claims = await dmarc_store.domain_claims(tx, report.policy.domain)
+            servers = report_owners(claims)
             if not servers:
                 return None
             new = [
                 await dmarc_store.insert_report(tx, s, report, ReportSource.MAIL, now)
                 for s in servers
             ]
-        return Ingested(report, tuple(servers), any(n is not None for n in new))
+        return Ingested(report, servers, any(n is not None for n in new))
 
     async def summary(
         self, server_id: int, *, domain: str | None = None, since: datetime | None = None

@@ -14,10 +14,12 @@ from misiva.domain.dmarc import (
     Disposition,
     DmarcReport,
     DmarcRow,
+    DomainClaim,
     ReportSource,
     SourceLine,
     StoredReport,
 )
+from misiva.domain.dns_checks import RecordCheck, RecordKind, RecordStatus
 from misiva.storage.engine import Tx
 from misiva.storage.tables import domains
 from misiva.storage.tables_health import dmarc_records, dmarc_reports
@@ -76,17 +78,27 @@ def _record_values(report_id: int, row: DmarcRow) -> dict[str, Any]:
     }
 
 
-async def servers_for_domain(tx: Tx, domain: str) -> list[int]:
+async def domain_claims(tx: Tx, domain: str) -> list[DomainClaim]:
     """The servers that send as the report's domain or a subdomain of it (a DMARC record at
-    example.com covers mail.example.com, whose reports name example.com)."""
+    example.com covers mail.example.com, whose reports name example.com), each with whether
+    its last DNS check found its DKIM record."""
     name = domain.lower().rstrip(".")
     rows = await tx.execute(
-        sa.select(domains.c.server_id)
+        sa.select(domains.c.server_id, domains.c.created_at, domains.c.dns_check)
         .where(sa.or_(domains.c.name == name, domains.c.name.like("%." + _escaped(name), "\\")))
-        .distinct()
-        .order_by(domains.c.server_id)
+        .order_by(domains.c.server_id, domains.c.id)
     )
-    return [int(server_id) for (server_id,) in rows]
+    return [
+        DomainClaim(
+            server_id=int(row.server_id),
+            added_at=row.created_at,
+            dkim_verified=any(
+                check.kind is RecordKind.DKIM and check.status is RecordStatus.PASS
+                for check in (RecordCheck.from_json(r) for r in row.dns_check or ())
+            ),
+        )
+        for row in rows
+    ]
 
 
 def _escaped(text: str) -> str:
