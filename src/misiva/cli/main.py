@@ -14,6 +14,7 @@ from misiva.cli import (
     automation,
     blocks,
     contacts,
+    db,
     demo,
     inspect,
     monitoring,
@@ -27,7 +28,6 @@ from misiva.cli.common import run
 from misiva.config import load_settings
 from misiva.domain.errors import MisivaError
 from misiva.runtime.serve import parse_only, serve
-from misiva.storage.migrate import upgrade
 
 app = typer.Typer(
     help="Misiva: self-hosted transactional email with a Postmark-compatible API.",
@@ -35,8 +35,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-db_app = typer.Typer(help="The database.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
+db.register(app)
 admin.register(app)
 inspect.register(app)
 contacts.register(app)
@@ -67,14 +66,6 @@ def serve_command(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     run(serve(config, parse_only(only)))
-
-
-@db_app.command("upgrade")
-def db_upgrade() -> None:
-    """Create the database or migrate it to the newest schema."""
-    config = load_settings()
-    upgrade(config.database_url)
-    typer.echo(f"database {config.database_url} is up to date")
 
 
 def main() -> None:
