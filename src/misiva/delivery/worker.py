@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from misiva.delivery.deliver import Delivery, DeliveryDeps, deliver_one
 from misiva.delivery.retry import RetrySchedule, settle
-from misiva.domain.clock import Clock, utcnow
+from misiva.domain.clock import Clock, ClockWatch, utcnow
 from misiva.domain.delivery import AttemptResult, ClaimedMessage, EventRecord, RecipientOutcome
 from misiva.domain.errors import MisivaError
 from misiva.domain.identity import SendingIdentity
@@ -64,6 +64,7 @@ class DeliveryWorker:
         self._done: list[tuple[Delivery, asyncio.Future[None]]] = []
         self._done_event = asyncio.Event()
         self._drained = False
+        self._clock_watch = ClockWatch(clock)
 
     def wake(self) -> None:
         """Called after a commit that queued mail: no polling interval between accept and send."""
@@ -99,6 +100,7 @@ class DeliveryWorker:
                 wanted = min(self._config.concurrency - len(in_flight), self._config.batch_size)
                 # Clear before claiming: a commit that lands during the claim wakes us again.
                 self._wake.clear()
+                await self._after_clock_step()
                 claimed = await self._claim_safely(wanted) if wanted > 0 else []
                 for message in claimed:
                     task = asyncio.create_task(self._attempt_and_queue(message))
@@ -137,6 +139,27 @@ class DeliveryWorker:
         except MisivaError as error:
             log.error("cannot claim messages, retrying: %s", error.message)
             return []
+
+    async def _after_clock_step(self) -> None:
+        """Times in the queue came from the clock before a step (domain.clock.ClockWatch):
+        after a step back, waiting retries are due now instead of the step's length late;
+        after a step forward, this worker's leases are renewed, so that the mail it has in
+        flight is not claimed again and sent twice."""
+        step = self._clock_watch.step()
+        if not step:
+            return
+        now = self._clock()
+        try:
+            async with self._db.transaction() as tx:
+                if step < 0:
+                    count = await queue.make_waiting_due(tx, now)
+                else:
+                    lease_until = now + timedelta(seconds=self._config.lease_seconds)
+                    count = await queue.extend_leases(tx, self.worker_id, lease_until)
+        except MisivaError as error:
+            log.error("clock stepped %+.0f s; queue times not reset: %s", step, error.message)
+            return
+        log.warning("the wall clock stepped %+.0f s: %d queued messages' times reset", step, count)
 
     async def _claim(self, limit: int) -> list[ClaimedMessage]:
         now = self._clock()

@@ -87,6 +87,8 @@ class ErrorCode:
     JSON_REQUIRED = 409
     INACTIVE_RECIPIENT = 406
     TOO_MANY_BATCH_MESSAGES = 410
+    # Postmark's "Rate limit exceeded", with HTTP 429 (reference/postmark-api.md §1.3).
+    RATE_LIMITED = 429
     MESSAGE_NOT_FOUND = 701
     BOUNCE_QUERY = 1000
     BOUNCE_NOT_FOUND = 1001
@@ -134,3 +136,6 @@ class ErrorCode:
     # Misiva's own: event-triggered automation (docs/automation.md).
     TRIGGER_NOT_FOUND = 1170
     APP_EVENT_NOT_FOUND = 1171
+    # Misiva's own: the database cannot be reached, is out of space or held a lock too long
+    # (docs/reliability.md). Sent with HTTP 503: nothing was stored, the request may be retried.
+    DATABASE_UNAVAILABLE = 1190

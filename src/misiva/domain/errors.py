@@ -55,5 +55,18 @@ class TooLarge(MisivaError):
     """A message or batch over Postmark's size limits (HTTP 413)."""
 
 
+class RateLimited(MisivaError):
+    """Too many failed sign-ins from one client address (Postmark's 429, HTTP 429)."""
+
+    error_code = ErrorCode.RATE_LIMITED
+
+
 class ServiceUnavailable(MisivaError):
     """A service Misiva relies on (such as spamd) did not answer (HTTP 503)."""
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database is unreachable, restarting, out of space or locked past our patience: the
+    transaction did nothing, so the caller may try again (HTTP 503, a worker's next round)."""
+
+    error_code = ErrorCode.DATABASE_UNAVAILABLE

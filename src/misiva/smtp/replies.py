@@ -14,6 +14,9 @@ AUTH_INVALID = SMTPReply(535, "5.7.8 Authentication credentials invalid")
 AUTH_LOCKED = SMTPReply(
     454, "4.7.0 Too many failed authentication attempts from your address; try again later"
 )
+# The same 454 when the tokens cannot be looked up (the database is away): not the client's
+# fault, and not a failure that counts towards its lockout.
+AUTH_UNAVAILABLE = SMTPReply(454, "4.7.0 Temporary authentication failure; try again later")
 AUTH_SYNTAX = SMTPReply(501, "5.5.2 Cannot decode the AUTH response")
 AUTH_CANCELLED = SMTPReply(501, "5.7.0 Authentication cancelled")
 RCPT_OK = SMTPReply(250, "2.1.5 OK")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from pathlib import Path
@@ -10,15 +11,31 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from misiva.domain.errors import SetupError
+from misiva.domain.errors import DatabaseUnavailable, MisivaError, SetupError
 from misiva.storage import sqlite_inline
 
 # A transaction, as storage functions take it: they run statements and never commit.
 Tx = AsyncConnection
 _READ_ONLY = "misiva_read_only"
+# SQLSTATEs that mean "not now" rather than "never" on PostgreSQL: the connection went away
+# (class 08), the server is out of room (53), was shut down, restarted or is starting (57P),
+# a lock or statement waited past its timeout (55P03, 57014), or a deadlock or serialisation
+# failure rolled the transaction back (40001, 40P01). The transaction did nothing.
+_TRANSIENT_SQLSTATES = ("08", "53", "57P", "55P03", "57014", "40001", "40P01")
+# SQLite's: busy or locked past our patience, disk or file size full, an I/O error.
+_TRANSIENT_SQLITE = (
+    sqlite3.SQLITE_BUSY,
+    sqlite3.SQLITE_LOCKED,
+    sqlite3.SQLITE_FULL,
+    sqlite3.SQLITE_IOERR,
+)
+# How long a PostgreSQL statement waits for a lock another transaction holds before it is
+# refused (55P03): the same patience as SQLite's (sqlite_inline), so that a long transaction
+# elsewhere turns sends into a clear 503 after a bound, never into requests that hang.
+LOCK_TIMEOUT_MS = int(sqlite_inline.BUSY_PATIENCE_SECONDS * 1000)
 
 
 def async_url(url: str) -> str:
@@ -54,6 +71,16 @@ def _prepare_sqlite(engine: AsyncEngine) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _transient(exc: DBAPIError) -> bool:
+    if exc.connection_invalidated or isinstance(exc, InterfaceError):
+        return True
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        return sqlstate.startswith(_TRANSIENT_SQLSTATES)
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF in _TRANSIENT_SQLITE
+
+
 class Database:
     """An engine and the transactions opened on it; callers compose storage functions inside."""
 
@@ -78,7 +105,11 @@ class Database:
             self._write_lock: asyncio.Lock | None = asyncio.Lock()
         else:
             self.engine = create_async_engine(
-                full, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+                full,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,
+                connect_args={"server_settings": {"lock_timeout": str(LOCK_TIMEOUT_MS)}},
             )
             self._write_lock = None
 
@@ -96,10 +127,11 @@ class Database:
         try:
             async with self._writer(), self.engine.begin() as connection:
                 yield connection
-        except (OperationalError, ProgrammingError, InterfaceError) as exc:
-            raise SetupError(f"database error on {self.url}: {exc.orig}") from exc
-        except OSError as exc:
-            raise SetupError(f"cannot reach the database {self.url}: {exc}") from exc
+        except (DBAPIError, OSError) as exc:
+            translated = self._translated(exc)
+            if translated is None:
+                raise
+            raise translated from exc
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Tx]:
@@ -109,10 +141,25 @@ class Database:
                 readonly = await connection.execution_options(**{_READ_ONLY: True})
                 async with readonly.begin():
                     yield readonly
-        except (OperationalError, ProgrammingError, InterfaceError) as exc:
-            raise SetupError(f"database error on {self.url}: {exc.orig}") from exc
-        except OSError as exc:
-            raise SetupError(f"cannot reach the database {self.url}: {exc}") from exc
+        except (DBAPIError, OSError) as exc:
+            translated = self._translated(exc)
+            if translated is None:
+                raise
+            raise translated from exc
+
+    def _translated(self, exc: DBAPIError | OSError) -> MisivaError | None:
+        """The driver's error as a MisivaError: DatabaseUnavailable when trying again later
+        can work (an outage, a restart, a full disk, a lock held too long), SetupError for
+        one that cannot (no schema). None for the others (a constraint): the caller's.
+        The URL is shown without its password: the message reaches API clients and logs."""
+        where = make_url(self.url).render_as_string(hide_password=True)
+        if isinstance(exc, OSError):
+            return DatabaseUnavailable(f"cannot reach the database {where}: {exc}")
+        if _transient(exc):
+            return DatabaseUnavailable(f"the database {where} is unavailable: {exc.orig}")
+        if isinstance(exc, OperationalError | ProgrammingError | InterfaceError):
+            return SetupError(f"database error on {where}: {exc.orig}")
+        return None
 
     def _writer(self) -> AbstractAsyncContextManager[object]:
         return self._write_lock if self._write_lock is not None else nullcontext()

@@ -133,6 +133,34 @@ async def record_attempts(tx: Tx, results: list[AttemptResult]) -> None:
     )
 
 
+async def make_waiting_due(tx: Tx, now: datetime) -> int:
+    """Every message waiting for a retry is due `now`; how many. For after the wall clock
+    stepped back, when their times were set by the old clock. Leased rows keep their lease:
+    they are in flight, and their outcome sets a new time from the corrected clock."""
+    result = await tx.execute(
+        sa.update(messages)
+        .where(
+            messages.c.status.in_(_CLAIMABLE),
+            messages.c.leased_by.is_(None),
+            messages.c.next_attempt_at > now,
+        )
+        .values(next_attempt_at=now)
+    )
+    return int(result.rowcount or 0)
+
+
+async def extend_leases(tx: Tx, worker_id: str, lease_until: datetime) -> int:
+    """A worker's leases all end at `lease_until`; how many. For after the wall clock stepped
+    forward past them while the mail was still in flight. Rare, so a scan of the queue's
+    claimable rows rather than an index on leased_by that every claim would have to update."""
+    result = await tx.execute(
+        sa.update(messages)
+        .where(messages.c.status.in_(_CLAIMABLE), messages.c.leased_by == worker_id)
+        .values(next_attempt_at=lease_until)
+    )
+    return int(result.rowcount or 0)
+
+
 async def next_due_at(tx: Tx) -> datetime | None:
     """When the earliest claimable message falls due (lets an idle worker sleep exactly)."""
     found: list[datetime] = []

@@ -157,6 +157,18 @@ async def claim_due(
     return sorted((_delivery(row) for row in result), key=lambda d: d.id)
 
 
+async def make_waiting_due(tx: Tx, now: datetime) -> int:
+    """Every pending post waiting for a retry is due `now`; how many. For after the wall clock
+    stepped back, when their times were set by the old clock. A post another dispatcher has
+    in flight may then be made twice: it carries the same idempotency key both times."""
+    result = await tx.execute(
+        sa.update(webhook_deliveries)
+        .where(webhook_deliveries.c.status == PENDING, webhook_deliveries.c.next_attempt_at > now)
+        .values(next_attempt_at=now)
+    )
+    return int(result.rowcount or 0)
+
+
 @dataclass(frozen=True, slots=True)
 class AttemptOutcome:
     delivery_id: int
