@@ -21,6 +21,9 @@ from misiva.storage.tables import metadata
 from misiva.testing.smtp_sink import SmtpSink
 from spamd_daemon import HAVE_SPAMD, running_spamd
 
+# The tests' webhook receivers listen on 127.0.0.1, which production refuses (SSRF): every
+# Settings a test builds allows it (harness.Misiva sets it for `misiva serve` too).
+os.environ.setdefault("MISIVA_WEBHOOK_ALLOW_PRIVATE_TARGETS", "true")
 POSTGRES_URL = os.environ.get("MISIVA_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 BACKENDS = ("sqlite", "postgresql")

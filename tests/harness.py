@@ -49,6 +49,8 @@ class Misiva:
             "MISIVA_SMTP_ADDR": f"127.0.0.1:{free_port()}",
             "MISIVA_WORKER_POLL_SECONDS": "0.2",
             "MISIVA_LOG_LEVEL": "WARNING",
+            # The tests' webhook receivers listen on 127.0.0.1, which production refuses.
+            "MISIVA_WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
             **{f"MISIVA_{k.upper()}": v for k, v in settings.items()},
         }
         self.processes: list[subprocess.Popen[bytes]] = []

@@ -108,6 +108,36 @@ class Settings(BaseSettings):
     smtp_auth_lockout_seconds: float = Field(
         300.0, description="The window, and the lockout, of MISIVA_SMTP_AUTH_FAILURES."
     )
+    # Rate limits on failed sign-ins per client address (docs/security.md). Token guesses
+    # are hopeless against 122 random bits, but every wrong one still costs a query: the
+    # limit keeps a flood cheap, and a success never clears the count, so an attacker's own
+    # valid token or account cannot reset it between guesses.
+    api_auth_failures: int = Field(
+        30,
+        description="Requests with a wrong server token a client address may make within "
+        "MISIVA_API_AUTH_WINDOW_SECONDS; past that every token it sends gets HTTP 429 until "
+        "the window has passed (requests with valid tokens never count).",
+        ge=1,
+    )
+    api_auth_window_seconds: float = Field(
+        60.0, description="The window, and the lockout, of MISIVA_API_AUTH_FAILURES.", gt=0
+    )
+    ui_login_failures: int = Field(
+        10,
+        description="Failed UI sign-ins a client address may make within "
+        "MISIVA_UI_LOGIN_LOCKOUT_SECONDS before its sign-ins are refused (429) for that long.",
+        ge=1,
+    )
+    ui_login_lockout_seconds: float = Field(
+        900.0, description="The window, and the lockout, of MISIVA_UI_LOGIN_FAILURES.", gt=0
+    )
+    webhook_allow_private_targets: bool = Field(
+        False,
+        description="Let webhook URLs reach loopback, private (RFC 1918, fc00::/7), "
+        "link-local and other non-public addresses. Off: such targets are refused when a "
+        "webhook is saved and again at each post (after resolving the name), so a tenant "
+        "cannot make Misiva call the services of its own network (SSRF).",
+    )
     mx_port: int = Field(
         25, description="Port used for MX delivery (25 on the Internet; tests use another)."
     )
@@ -199,6 +229,14 @@ class Settings(BaseSettings):
     )
     webhook_poll_seconds: float = Field(
         1.0, description="How often the webhook dispatcher looks for posts to make."
+    )
+    webhook_timeout_seconds: float = Field(
+        10.0, description="Seconds a webhook receiver has to answer a post before it is retried."
+    )
+    webhook_lease_seconds: float = Field(
+        60.0,
+        description="How long a webhook dispatcher holds the posts it claimed; if it dies, "
+        "another makes them after this (so a receiver may see such a post twice).",
     )
     retention_content_days: float = Field(
         45, description="Days after which a message's content (its MIME) is purged."

@@ -25,6 +25,7 @@ from misiva.testing.dns_server import DnsServer
 from misiva.testing.webhook_receiver import WebhookReceiver
 from misiva.webhooks.admin import create_webhook
 from misiva.webhooks.dispatcher import DispatchConfig, WebhookDispatcher
+from misiva.webhooks.targets import WebhookTargets
 
 SENDER_IP = "192.0.2.25"
 SETUP = SendingSetup("mx.misiva.test", "bounces.misiva.test", (SENDER_IP,))
@@ -155,6 +156,7 @@ async def test_a_record_that_breaks_raises_an_event_and_a_webhook(
             platform.db,
             tenant.server.id,
             {"Url": receiver.url, "Triggers": {"DomainCheckFailed": {"Enabled": True}}},
+            targets=WebhookTargets(allow_private=True),
         )
         # The first check passes: no event (nothing broke; nothing was known before).
         await domains_checker.check(platform.db, tenant.server.id, "shop.test", clock=lambda: T0)
@@ -192,7 +194,7 @@ async def test_a_record_that_breaks_raises_an_event_and_a_webhook(
             (RecordKind.DKIM, RecordStatus.ERROR, RecordStatus.PASS),
             (RecordKind.DKIM, RecordStatus.PASS, RecordStatus.ERROR),
         ]
-        dispatcher = WebhookDispatcher(platform.db, DispatchConfig())
+        dispatcher = WebhookDispatcher(platform.db, DispatchConfig(allow_private_targets=True))
         try:
             assert await dispatcher.run_once() == 1
         finally:

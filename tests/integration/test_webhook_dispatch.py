@@ -53,7 +53,9 @@ async def test_refused_posts_are_retried_and_every_event_arrives_once_in_order(
         finally:
             await relay.close()
         receiver.refuse(4)
-        dispatcher = WebhookDispatcher(platform.db, DispatchConfig(first_retry_seconds=0))
+        dispatcher = WebhookDispatcher(
+            platform.db, DispatchConfig(first_retry_seconds=0, allow_private_targets=True)
+        )
         try:
             for _ in range(20):
                 if not await dispatcher.run_once() and receiver.refused >= 4:

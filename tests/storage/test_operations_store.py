@@ -17,6 +17,10 @@ from misiva.storage import Database
 from misiva.storage import suppressions as suppression_store
 from misiva.storage import webhooks as webhook_store
 from misiva.webhooks.admin import create_webhook, replay_delivery
+from misiva.webhooks.targets import WebhookTargets
+
+# The webhooks below point at 127.0.0.1, which is refused unless allowed (SSRF).
+LOOPBACK_ALLOWED = WebhookTargets(allow_private=True)
 
 
 async def test_a_token_is_made_listed_and_revoked(db: Database) -> None:
@@ -63,7 +67,9 @@ async def test_suppressions_are_searched_by_part_of_the_address(db: Database) ->
 async def test_the_delivery_log_shows_attempts_and_a_replay_requeues(db: Database) -> None:
     tenant = await make_tenant(db)
     hooks = [
-        await create_webhook(db, tenant.server.id, {"Url": f"http://127.0.0.1:9/{n}"})
+        await create_webhook(
+            db, tenant.server.id, {"Url": f"http://127.0.0.1:9/{n}"}, targets=LOOPBACK_ALLOWED
+        )
         for n in range(2)
     ]
     async with db.transaction() as tx:

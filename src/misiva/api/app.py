@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -33,9 +34,11 @@ from misiva.api import (
 from misiva.api.deps import ApiDeps
 from misiva.api.responses import error_response
 from misiva.api.schemas import EmailIn, TemplatedEmailIn
+from misiva.domain.enums import ErrorCode
 from misiva.domain.errors import (
     MisivaError,
     NotFound,
+    RateLimited,
     ServiceUnavailable,
     TooLarge,
     Unauthorized,
@@ -82,6 +85,8 @@ async def _misiva_error(_request: Request, exc: Exception) -> Any:
     assert isinstance(exc, MisivaError)
     if isinstance(exc, Unauthorized):
         return error_response(401, exc.error_code, exc.message)
+    if isinstance(exc, RateLimited):
+        return error_response(429, exc.error_code, exc.message)
     if isinstance(exc, TooLarge):
         return error_response(413, exc.error_code, exc.message)
     if isinstance(exc, ServiceUnavailable):
@@ -90,6 +95,22 @@ async def _misiva_error(_request: Request, exc: Exception) -> Any:
         # Postmark answers a missing message with 422 and ErrorCode 701, not 404.
         return error_response(422, exc.error_code, exc.message)
     return error_response(422, exc.error_code, exc.message)
+
+
+async def _invalid_parameter(_request: Request, exc: Exception) -> Any:
+    # FastAPI's own answer is `{"detail": [...]}`, which Postmark clients cannot read: they
+    # branch on ErrorCode and show Message. A bad path or query parameter (found by
+    # schemathesis, tests/fuzz) gets Postmark's 422 shape instead.
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    first = errors[0] if errors else {}
+    location = [str(part) for part in first.get("loc", ())]
+    kind = location[0] if location else "request"
+    name = ".".join(location[1:]) or "value"
+    reason = str(first.get("msg", "invalid value")).rstrip(".")
+    return error_response(
+        422, ErrorCode.INVALID_REQUEST, f"The {kind} parameter '{name}' is invalid: {reason}."
+    )
 
 
 def create_app(deps: ApiDeps) -> FastAPI:
@@ -127,6 +148,7 @@ def create_app(deps: ApiDeps) -> FastAPI:
         app.include_router(module.router)
         paths += [route.path for route in module.router.routes if isinstance(route, APIRoute)]
     app.add_exception_handler(MisivaError, _misiva_error)
+    app.add_exception_handler(RequestValidationError, _invalid_parameter)
     app.add_middleware(_CanonicalPath, paths=paths)
     _document_bodies(app)
     return app
@@ -145,7 +167,42 @@ def _document_bodies(app: FastAPI) -> None:
                 body = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 components.update(body.pop("$defs", {}))
                 components[model.__name__] = body
+            _document_errors(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+_ERROR_REF = {"$ref": "#/components/schemas/PostmarkError"}
+_ERRORS = {
+    "401": "Missing or wrong X-Postmark-Server-Token (ErrorCode 10).",
+    "422": "Postmark's error: see ErrorCode and Message.",
+    "429": "Too many requests from this client.",
+}
+
+
+def _document_errors(schema: dict[str, Any]) -> None:
+    """Every operation may answer 401, 422 and 429 with Postmark's `{ErrorCode, Message}`, and a
+    body over its limit with 413. FastAPI declared its own `{"detail"}` 422 instead, and
+    declared nothing for the rest, so schemathesis (tests/fuzz) saw answers the document did
+    not allow."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    components["PostmarkError"] = {
+        "type": "object",
+        "properties": {"ErrorCode": {"type": "integer"}, "Message": {"type": "string"}},
+        "required": ["ErrorCode", "Message"],
+    }
+    for path_item in schema.get("paths", {}).values():
+        for method, operation in path_item.items():
+            errors = dict(_ERRORS)
+            if method in ("post", "put", "patch"):
+                errors["413"] = "The request body is larger than this endpoint allows."
+            responses = operation.setdefault("responses", {})
+            for status, description in errors.items():
+                responses[status] = {
+                    "description": description,
+                    "content": {"application/json": {"schema": _ERROR_REF}},
+                }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 
 from misiva.api.deps import TEST_TOKEN, TOKEN_HEADER, ApiDeps, Caller
+from misiva.api.rate_limit import authenticate_limited
 from misiva.domain.errors import Unauthorized
 
 
@@ -19,7 +20,11 @@ async def caller(request: Request) -> Caller:
     token = (request.headers.get(TOKEN_HEADER) or "").strip()
     if token.upper() == TEST_TOKEN:
         return Caller(token=token, context=None)
-    context = await deps_of(request).directory.authenticate(token)
+    deps = deps_of(request)
+    # The peer's address, not X-Forwarded-For: a client could name any address there and
+    # so escape its own limit (behind a proxy, every client shares the proxy's limit).
+    address = request.client.host if request.client else "unknown"
+    context = await authenticate_limited(deps.directory, deps.auth_failures, address, token)
     return Caller(token=token, context=context)
 
 

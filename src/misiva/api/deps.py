@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from misiva.accounts.throttle import AuthGuard
 from misiva.authoring.content_checks import ContentChecker
 from misiva.domain.clock import Clock
 from misiva.feedback.engagement import Engagement
@@ -14,6 +15,7 @@ from misiva.storage import Database
 from misiva.subscriptions.optin import OptIn
 from misiva.subscriptions.recipient import RecipientLinks
 from misiva.tracking.consent_tokens import ConsentLinks
+from misiva.webhooks.targets import WebhookTargets
 
 TEST_TOKEN = "POSTMARK_API_TEST"
 
@@ -43,6 +45,12 @@ class ApiDeps:
     # something due now (a trigger's "send at once"), so it leaves in milliseconds rather
     # than at the releaser's next pass.
     release_scheduled: Callable[[], None] = _nothing
+    # Wrong server tokens per client address (api/rate_limit.py), in this process; the
+    # runtime builds it from MISIVA_API_AUTH_FAILURES and MISIVA_API_AUTH_WINDOW_SECONDS.
+    auth_failures: AuthGuard = field(default_factory=lambda: AuthGuard(30, 60.0))
+    # Which webhook URLs may be saved: public addresses only unless
+    # MISIVA_WEBHOOK_ALLOW_PRIVATE_TARGETS (webhooks/targets.py).
+    webhook_targets: WebhookTargets = field(default_factory=WebhookTargets)
 
 
 @dataclass(frozen=True, slots=True)

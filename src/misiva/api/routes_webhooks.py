@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from misiva.api.auth import deps_of, server_caller
 from misiva.api.deps import Caller
+from misiva.api.params import MAX_OFFSET, BigRowId, RowId
 from misiva.api.responses import JSONResponse
 from misiva.api.routes_email import read_json
 from misiva.domain.errors import InvalidRequest
@@ -57,15 +58,16 @@ async def list_webhooks(
 
 @router.post("/webhooks", summary="Create a webhook")
 async def create(request: Request, who: Annotated[Caller, Depends(server_caller)]) -> JSONResponse:
+    deps = deps_of(request)
     webhook = await webhook_admin.create_webhook(
-        deps_of(request).db, _server_id(who), await _body(request)
+        deps.db, _server_id(who), await _body(request), targets=deps.webhook_targets
     )
     return JSONResponse(webhook_json(webhook))
 
 
 @router.get("/webhooks/{webhook_id}", summary="One webhook")
 async def read(
-    request: Request, webhook_id: int, who: Annotated[Caller, Depends(server_caller)]
+    request: Request, webhook_id: RowId, who: Annotated[Caller, Depends(server_caller)]
 ) -> JSONResponse:
     return JSONResponse(
         webhook_json(
@@ -76,17 +78,18 @@ async def read(
 
 @router.put("/webhooks/{webhook_id}", summary="Edit a webhook")
 async def edit(
-    request: Request, webhook_id: int, who: Annotated[Caller, Depends(server_caller)]
+    request: Request, webhook_id: RowId, who: Annotated[Caller, Depends(server_caller)]
 ) -> JSONResponse:
+    deps = deps_of(request)
     webhook = await webhook_admin.update_webhook(
-        deps_of(request).db, _server_id(who), webhook_id, await _body(request)
+        deps.db, _server_id(who), webhook_id, await _body(request), targets=deps.webhook_targets
     )
     return JSONResponse(webhook_json(webhook))
 
 
 @router.delete("/webhooks/{webhook_id}", summary="Delete a webhook")
 async def delete(
-    request: Request, webhook_id: int, who: Annotated[Caller, Depends(server_caller)]
+    request: Request, webhook_id: RowId, who: Annotated[Caller, Depends(server_caller)]
 ) -> JSONResponse:
     await webhook_admin.delete_webhook(deps_of(request).db, _server_id(who), webhook_id)
     return JSONResponse({"ErrorCode": 0, "Message": f"Webhook {webhook_id} removed."})
@@ -98,7 +101,7 @@ async def deliveries(
     who: Annotated[Caller, Depends(server_caller)],
     status: Annotated[str | None, Query()] = None,
     count: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> JSONResponse:
     async with deps_of(request).db.transaction() as tx:
         rows = await webhook_store.list_deliveries(
@@ -131,7 +134,7 @@ def _delivery_json(row: dict[str, Any], attempts: list[dict[str, Any]]) -> dict[
 
 @router.post("/webhooks/deliveries/{delivery_id}/replay", summary="Misiva: send a delivery again")
 async def replay(
-    request: Request, delivery_id: int, who: Annotated[Caller, Depends(server_caller)]
+    request: Request, delivery_id: BigRowId, who: Annotated[Caller, Depends(server_caller)]
 ) -> JSONResponse:
     await webhook_admin.replay_delivery(deps_of(request).db, _server_id(who), delivery_id)
     return JSONResponse({"ErrorCode": 0, "Message": f"Delivery {delivery_id} queued again."})

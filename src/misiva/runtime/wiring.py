@@ -45,6 +45,7 @@ from misiva.subscriptions.recipient import RecipientLinks
 from misiva.tracking.consent_tokens import ConsentLinks
 from misiva.web.deps import WebDeps
 from misiva.webhooks.dispatcher import DispatchConfig, WebhookDispatcher
+from misiva.webhooks.targets import WebhookTargets
 
 
 @dataclass
@@ -74,14 +75,20 @@ class Platform:
             content_checks=self.content_checker(),
             bounce_domain=self.settings.bounce_domain,
             release_scheduled=self.releaser.notify,
+            auth_failures=AuthGuard(
+                self.settings.api_auth_failures, self.settings.api_auth_window_seconds
+            ),
+            webhook_targets=WebhookTargets(self.settings.webhook_allow_private_targets),
         )
 
     def web_deps(self) -> WebDeps:
-        # Ten wrong passwords from one address in a quarter of an hour: then it waits.
+        # Ten wrong passwords from one address in a quarter of an hour (by default): then
+        # it waits.
+        s = self.settings
         return WebDeps(
             db=self.db,
             clock=utcnow,
-            logins=AuthGuard(10, 900),
+            logins=AuthGuard(s.ui_login_failures, s.ui_login_lockout_seconds),
             ingestor=self.ingestor,
             directory=self.directory,
             domain_checker=self.domain_checker(),
@@ -123,8 +130,11 @@ class Platform:
             self.db,
             DispatchConfig(
                 poll_seconds=s.webhook_poll_seconds,
+                timeout_seconds=s.webhook_timeout_seconds,
+                lease_seconds=s.webhook_lease_seconds,
                 first_retry_seconds=s.webhook_first_retry_seconds,
                 give_up_after_seconds=s.webhook_retry_hours * 3600,
+                allow_private_targets=s.webhook_allow_private_targets,
             ),
         )
         self._closers.append(dispatcher.close)

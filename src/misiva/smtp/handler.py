@@ -12,7 +12,7 @@ from typing import Any
 from aiosmtpd.smtp import MISSING
 
 from misiva.accounts.throttle import AuthGuard
-from misiva.domain.errors import MisivaError
+from misiva.domain.errors import DatabaseUnavailable, MisivaError
 from misiva.domain.message import DEFAULT_STREAM, MAX_RECIPIENTS
 from misiva.domain.smtp import SMTPReply
 from misiva.ingest.accept import Ingestor
@@ -35,7 +35,9 @@ class SubmissionHandler:
         self._ingestor = ingestor
         self._guard = guard
 
-    async def handle_AUTH(self, server: Any, session: Any, envelope: Any, args: list[str]) -> str:
+    async def handle_AUTH(
+        self, server: Any, session: Any, envelope: Any, args: list[str]
+    ) -> str | None:
         """PLAIN and LOGIN (RFC 4616, RFC 4954): the server's API token as both user name
         and password, as Postmark's SMTP takes it. The token is looked up asynchronously,
         which aiosmtpd's own authenticator hook (a plain function) cannot do."""
@@ -44,15 +46,22 @@ class SubmissionHandler:
             log.warning("SMTP AUTH refused: %s is locked out after failed attempts", peer)
             return str(replies.AUTH_LOCKED)
         credentials = await _credentials(server, args)
+        if credentials is None:
+            return None  # aiosmtpd has answered already; None tells it to add nothing
         if isinstance(credentials, SMTPReply):
             return str(credentials)
         login, password = credentials
-        context = await self._server_for(login, password)
+        try:
+            context = await self._server_for(login, password)
+        except DatabaseUnavailable as error:
+            log.error("SMTP AUTH from %s not checked: %s", peer, error.message)
+            return str(replies.AUTH_UNAVAILABLE)
         if context is None:
             self._guard.failed(peer)
             log.warning("SMTP AUTH failed from %s", peer)
             return str(replies.AUTH_INVALID)
-        self._guard.succeeded(peer)
+        # A success does not clear the peer's failures: a client holding one valid token
+        # could otherwise AUTH with it between guesses at other servers' tokens, unlimited.
         session.authenticated = True
         session.auth_data = context
         return str(replies.AUTH_OK)
@@ -69,7 +78,14 @@ class SubmissionHandler:
             return str(replies.TOO_MANY_RECIPIENTS)
         # The message's own stream is known only after DATA; at RCPT the default
         # (transactional) stream decides, and DATA checks the message's stream again.
-        if await self._ingestor.suppressed(context.server.id, DEFAULT_STREAM, email):
+        try:
+            suppressed = await self._ingestor.suppressed(context.server.id, DEFAULT_STREAM, email)
+        except MisivaError as error:
+            # The database is away: a 451 the client retries, not aiosmtpd's 500 for an
+            # exception, which would make it bounce the message.
+            log.error("SMTP RCPT from %s not checked: %s", _peer(session), error.message)
+            return str(replies.NOT_STORED)
+        if suppressed:
             return str(replies.suppressed(email))
         envelope.rcpt_tos.append(email)
         envelope.rcpt_options.append(options)
@@ -100,28 +116,33 @@ class SubmissionHandler:
             return None
         try:
             return await self._directory.authenticate(password)
+        except DatabaseUnavailable:
+            raise  # not a wrong token: handle_AUTH answers a temporary failure
         except MisivaError:
             return None
 
 
-async def _credentials(server: Any, args: list[str]) -> tuple[str, str] | SMTPReply:
-    """(user name, password) from an AUTH exchange, or the reply that ends it."""
+async def _credentials(server: Any, args: list[str]) -> tuple[str, str] | SMTPReply | None:
+    """(user name, password) from an AUTH exchange, the reply that ends it, or None when a
+    challenge's answer was "*" or not base64: aiosmtpd's challenge_auth has replied 501 to
+    it then, and a second 501 from us answered one line twice, so the client read every
+    later reply one command late (found by tests/fuzz/test_fuzz_smtp.py)."""
     mechanism = args[0].upper()
     given = args[1] if len(args) > 1 else None
     if mechanism == "PLAIN":
         raw = _b64(given) if given is not None else await _challenge(server, "")
         if raw is None:
-            return replies.AUTH_SYNTAX if given is not None else replies.AUTH_CANCELLED
+            return replies.AUTH_SYNTAX if given is not None else None
         parts = raw.split(b"\x00")
         if len(parts) != 3:
             return replies.AUTH_SYNTAX
         return _text(parts[1]), _text(parts[2])
     login = _b64(given) if given is not None else await _challenge(server, _USERNAME)
     if login is None:
-        return replies.AUTH_SYNTAX if given is not None else replies.AUTH_CANCELLED
+        return replies.AUTH_SYNTAX if given is not None else None
     password = await _challenge(server, _PASSWORD)
     if password is None:
-        return replies.AUTH_CANCELLED
+        return None
     return _text(login), _text(password)
 
 

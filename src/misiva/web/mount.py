@@ -25,6 +25,7 @@ from misiva.web import (
     routes_studio,
 )
 from misiva.web.deps import WebDeps
+from misiva.web.security_headers import SecurityHeaders
 
 STATIC = Path(__file__).parent / "static"
 
@@ -49,4 +50,6 @@ def mount_ui(app: FastAPI, deps: WebDeps) -> FastAPI:
     ):
         app.include_router(module.router)
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="ui-static")
+    # Every UI response, not only rendered pages: redirects, static files and errors too.
+    app.add_middleware(SecurityHeaders)
     return app

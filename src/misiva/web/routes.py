@@ -60,7 +60,8 @@ async def login(request: Request) -> Response:
     if signed is None:
         deps.logins.failed(address)
         return _login(request, error="wrong", email=email, status=401)
-    deps.logins.succeeded(address)
+    # A success does not clear the address's failures: else anyone with an account of their
+    # own could sign in between guesses at someone else's password and never be locked out.
     value, _session = signed
     response = RedirectResponse("/ui", status_code=303)
     response.set_cookie(

@@ -13,6 +13,10 @@ from misiva.domain.records import Webhook
 from misiva.storage import Database
 from misiva.storage import webhooks as webhook_store
 from misiva.webhooks.signing import new_webhook_secret
+from misiva.webhooks.targets import WebhookTargets
+
+# Public addresses only, unless the caller passes the operator's setting (webhooks/targets.py).
+PUBLIC_ONLY = WebhookTargets()
 
 TRIGGERS = (
     "Open",
@@ -78,8 +82,15 @@ def _headers(value: Any) -> list[dict[str, str]]:
 
 
 async def create_webhook(
-    db: Database, server_id: int, body: dict[str, Any], *, clock: Clock = utcnow
+    db: Database,
+    server_id: int,
+    body: dict[str, Any],
+    *,
+    clock: Clock = utcnow,
+    targets: WebhookTargets = PUBLIC_ONLY,
 ) -> Webhook:
+    # Checked before the transaction: resolving a name must not hold a database lock.
+    await targets.check(_url(body.get("Url")))
     async with db.transaction() as tx:
         return await webhook_store.insert_webhook(
             tx,
@@ -103,12 +114,18 @@ async def get_webhook(db: Database, server_id: int, webhook_id: int) -> Webhook:
 
 
 async def update_webhook(
-    db: Database, server_id: int, webhook_id: int, body: dict[str, Any]
+    db: Database,
+    server_id: int,
+    webhook_id: int,
+    body: dict[str, Any],
+    *,
+    targets: WebhookTargets = PUBLIC_ONLY,
 ) -> Webhook:
     await get_webhook(db, server_id, webhook_id)
     changes: dict[str, Any] = {}
     if "Url" in body:
         changes["url"] = _url(body["Url"])
+        await targets.check(changes["url"])
     if "HttpAuth" in body:
         changes["http_auth"] = _auth(body["HttpAuth"])
     if "HttpHeaders" in body:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 import httpx
 
-from misiva.domain.clock import Clock, utcnow
+from misiva.domain.clock import Clock, ClockWatch, utcnow
 from misiva.domain.errors import MisivaError
 from misiva.domain.records import Webhook, WebhookDelivery
 from misiva.storage import Database, Tx
@@ -23,6 +23,7 @@ from misiva.storage.webhooks import DELIVERED, FAILED, PENDING, AttemptOutcome
 from misiva.webhooks.assemble import webhook_event
 from misiva.webhooks.payloads import build_payload, encode_payload
 from misiva.webhooks.signing import signature_headers
+from misiva.webhooks.targets import TargetRefused, TargetUnresolved, WebhookTargets
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,9 @@ class DispatchConfig:
     max_interval_seconds: float = 3600.0
     # "A receiver that is down for hours loses nothing": retried for 30 hours.
     give_up_after_seconds: float = 30 * 3600.0
+    # MISIVA_WEBHOOK_ALLOW_PRIVATE_TARGETS: off, each post goes only to a public address,
+    # checked after resolving the name (webhooks/targets.py).
+    allow_private_targets: bool = False
 
 
 class WebhookDispatcher:
@@ -47,13 +51,22 @@ class WebhookDispatcher:
         self._config = config
         self._clock = clock
         self._client = httpx.AsyncClient(timeout=config.timeout_seconds, follow_redirects=False)
+        self._targets = WebhookTargets(config.allow_private_targets)
 
     async def close(self) -> None:
         await self._client.aclose()
 
     async def run(self, stop: asyncio.Event) -> None:
+        watch = ClockWatch(self._clock)
         while not stop.is_set():
             try:
+                # After the wall clock stepped back, retries timed by the old clock would wait
+                # the step's length (domain.clock.ClockWatch): they are due now instead. Between
+                # two rounds this dispatcher has nothing in flight.
+                if watch.step() < 0:
+                    async with self._db.transaction() as tx:
+                        count = await webhook_store.make_waiting_due(tx, self._clock())
+                    log.warning("the wall clock stepped back: %d webhook posts due now", count)
                 done = await self.run_once()
             except MisivaError as error:
                 log.error("webhook dispatch paused: %s", error.message)
@@ -106,9 +119,20 @@ class WebhookDispatcher:
         headers |= signature_headers(
             webhook.secret, f"evt_{delivery.event_id}_{webhook.id}", attempted, body
         )
+        try:
+            target = await self._targets.pin(webhook.url)
+        except (TargetRefused, TargetUnresolved) as refused:
+            # Saved before the check existed, or its name now points inside (or nowhere):
+            # not posted, and retried like a receiver that is down, in case the DNS changes.
+            return self._outcome(delivery, attempted, None, 0.0, refused.message, payload)
+        if target.host_header:
+            headers["Host"] = target.host_header
+        extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else None
         began = time.perf_counter()
         try:
-            response = await self._client.post(webhook.url, content=body, headers=headers)
+            response = await self._client.post(
+                target.url, content=body, headers=headers, extensions=extensions
+            )
         except httpx.HTTPError as error:
             latency = (time.perf_counter() - began) * 1000
             return self._outcome(
