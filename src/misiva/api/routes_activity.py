@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 
 from misiva.api.auth import deps_of, server_caller
 from misiva.api.deps import Caller
+from misiva.api.params import MAX_OFFSET
 from misiva.api.presenters import message_summary
 from misiva.api.responses import JSONResponse
 from misiva.domain.enums import ErrorCode, EventType
@@ -49,7 +50,7 @@ def _paging(q: dict[str, str]) -> tuple[int, int]:
         raise InvalidRequest(
             "The 'count' and 'offset' parameters are required.", MESSAGES_QUERY
         ) from None
-    if not 0 < count <= 500 or offset < 0:
+    if not 0 < count <= 500 or not 0 <= offset <= MAX_OFFSET:
         raise InvalidRequest("count must be 1 to 500 and offset 0 or more.", MESSAGES_QUERY)
     return count, offset
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from misiva.accounts.sender_requirements import sender_requirements
 from misiva.api.auth import deps_of, server_caller
 from misiva.api.deps import Caller
+from misiva.api.params import MAX_OFFSET
 from misiva.api.responses import JSONResponse
 from misiva.api.routes_email import read_json
 from misiva.domain.alerts import (
@@ -83,7 +84,10 @@ async def list_alerts(
         raise InvalidRequest("state must be open or resolved.") from None
     count = request.query_params.get("count", "100")
     offset = request.query_params.get("offset", "0")
-    if not (count.isdigit() and offset.isdigit() and 0 < int(count) <= 500):
+    # isascii: str.isdigit() accepts "²", which int() refuses (a 500, found by tests/fuzz).
+    valid = (count + offset).isascii() and count.isdigit() and offset.isdigit()
+    valid = valid and 0 < int(count) <= 500
+    if not valid or int(offset) > MAX_OFFSET:
         raise InvalidRequest("count must be 1 to 500 and offset a number.")
     async with deps_of(request).db.reading() as tx:
         total, found = await alert_store.list_alerts(

@@ -15,6 +15,7 @@ from misiva.accounts.suppressions import (
 )
 from misiva.api.auth import deps_of, server_caller
 from misiva.api.deps import Caller
+from misiva.api.params import BigRowId
 from misiva.api.responses import JSONResponse
 from misiva.api.routes_email import read_json
 from misiva.domain.bounces import BounceType
@@ -129,7 +130,7 @@ async def delivery_stats(
 
 @router.get("/bounces/{bounce_id}", summary="One bounce")
 async def get_bounce(
-    request: Request, bounce_id: int, who: Annotated[Caller, Depends(server_caller)]
+    request: Request, bounce_id: BigRowId, who: Annotated[Caller, Depends(server_caller)]
 ) -> JSONResponse:
     async with deps_of(request).db.transaction() as tx:
         bounce = await bounce_store.get_bounce(tx, _server_id(who), bounce_id)
@@ -140,7 +141,7 @@ async def get_bounce(
 
 @router.get("/bounces/{bounce_id}/dump", summary="The raw returned message")
 async def bounce_dump(
-    request: Request, bounce_id: int, who: Annotated[Caller, Depends(server_caller)]
+    request: Request, bounce_id: BigRowId, who: Annotated[Caller, Depends(server_caller)]
 ) -> JSONResponse:
     async with deps_of(request).db.transaction() as tx:
         dump = await bounce_store.get_dump(tx, _server_id(who), bounce_id)
@@ -149,7 +150,7 @@ async def bounce_dump(
 
 @router.put("/bounces/{bounce_id}/activate", summary="Reactivate a bounced address")
 async def activate(
-    request: Request, bounce_id: int, who: Annotated[Caller, Depends(server_caller)]
+    request: Request, bounce_id: BigRowId, who: Annotated[Caller, Depends(server_caller)]
 ) -> JSONResponse:
     bounce = await activate_bounce(deps_of(request).db, _server_id(who), bounce_id)
     return JSONResponse({"Message": "OK", "Bounce": bounce_json(bounce)})

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from misiva.api.auth import deps_of, server_caller
 from misiva.api.deps import Caller
+from misiva.api.params import MAX_OFFSET
 from misiva.api.presenters import captured_summary
 from misiva.api.responses import JSONResponse
 from misiva.domain.errors import NotFound
@@ -21,7 +22,7 @@ async def list_captured(
     request: Request,
     who: Annotated[Caller, Depends(server_caller)],
     count: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> JSONResponse:
     assert who.context is not None
     async with deps_of(request).db.transaction() as tx:

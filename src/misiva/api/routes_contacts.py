@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from misiva.accounts.contacts import erase_contact, get_contact, upsert_contact
 from misiva.api.auth import deps_of, server_caller
 from misiva.api.deps import Caller
+from misiva.api.params import MAX_OFFSET
 from misiva.api.responses import JSONResponse
 from misiva.api.routes_email import read_json
 from misiva.domain.contacts import Contact
@@ -63,7 +64,7 @@ async def search(
     request: Request,
     who: Annotated[Caller, Depends(server_caller)],
     count: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     query: Annotated[str | None, Query(max_length=320)] = None,
 ) -> JSONResponse:
     async with deps_of(request).db.transaction() as tx:

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Request
 
 from misiva.api.auth import deps_of, server_caller
 from misiva.api.deps import Caller
+from misiva.api.params import RowId
 from misiva.api.responses import JSONResponse
 from misiva.api.routes_conversions import comparison_json, funnel_json
 from misiva.api.routes_email import read_json
@@ -155,14 +156,14 @@ async def list_blocks(
 
 @router.get("/content-blocks/{block_id}", summary="One content block")
 async def get_block(
-    request: Request, block_id: int, who: Annotated[Caller, Depends(server_caller)]
+    request: Request, block_id: RowId, who: Annotated[Caller, Depends(server_caller)]
 ) -> JSONResponse:
     return JSONResponse(block_json(await _service(request).get(_server_id(who), block_id)))
 
 
 @router.patch("/content-blocks/{block_id}", summary="Change a content block's given fields")
 async def patch_block(
-    request: Request, block_id: int, who: Annotated[Caller, Depends(server_caller)]
+    request: Request, block_id: RowId, who: Annotated[Caller, Depends(server_caller)]
 ) -> JSONResponse:
     body = await read_json(request, _BODY_LIMIT)
     service = _service(request)
@@ -173,7 +174,7 @@ async def patch_block(
 
 @router.delete("/content-blocks/{block_id}", summary="Delete a content block")
 async def delete_block(
-    request: Request, block_id: int, who: Annotated[Caller, Depends(server_caller)]
+    request: Request, block_id: RowId, who: Annotated[Caller, Depends(server_caller)]
 ) -> JSONResponse:
     await _service(request).delete(_server_id(who), block_id)
     return JSONResponse({"ErrorCode": 0, "Message": f"Content block {block_id} removed."})
@@ -181,7 +182,7 @@ async def delete_block(
 
 @router.post("/content-blocks/{block_id}/test", summary="Test the block's rule on a contact")
 async def test_block(
-    request: Request, block_id: int, who: Annotated[Caller, Depends(server_caller)]
+    request: Request, block_id: RowId, who: Annotated[Caller, Depends(server_caller)]
 ) -> JSONResponse:
     body = await read_json(request, _BODY_LIMIT)
     if not isinstance(body, dict) or not isinstance(body.get("Email"), str):
@@ -206,7 +207,7 @@ async def test_block(
     "/content-blocks/{block_id}/results", summary="Each variant's funnel, and the A/B verdict"
 )
 async def block_results_json(
-    request: Request, block_id: int, who: Annotated[Caller, Depends(server_caller)]
+    request: Request, block_id: RowId, who: Annotated[Caller, Depends(server_caller)]
 ) -> JSONResponse:
     block = await _service(request).get(_server_id(who), block_id)
     found = await block_results(deps_of(request).db, block)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from misiva.accounts.contacts import contact_from_fields
 from misiva.api.auth import deps_of, server_caller
 from misiva.api.deps import Caller
+from misiva.api.params import MAX_OFFSET
 from misiva.api.responses import JSONResponse
 from misiva.api.routes_email import read_json
 from misiva.automation.events import Accepted, Events, EventView, NewEvent, new_event, parse_moment
@@ -177,7 +178,7 @@ async def post_events(
 
 
 Count = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 
 
 @router.get("/events", summary="A server's events, newest first (name, email, since)")

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 
 from misiva.api.auth import deps_of, server_caller
 from misiva.api.deps import Caller
+from misiva.api.params import MAX_OFFSET
 from misiva.api.responses import JSONResponse
 from misiva.domain.automation import ScheduledMessage, ScheduledStatus
 from misiva.domain.errors import InvalidRequest, NotFound
@@ -65,7 +66,7 @@ def _paging(q: dict[str, str]) -> tuple[int, int]:
         count, offset = int(q.get("count", "100")), int(q.get("offset", "0"))
     except ValueError:
         raise InvalidRequest("count and offset must be whole numbers.") from None
-    if not 0 < count <= MAX_COUNT or offset < 0:
+    if not 0 < count <= MAX_COUNT or not 0 <= offset <= MAX_OFFSET:
         raise InvalidRequest(f"count must be 1 to {MAX_COUNT} and offset 0 or more.")
     return count, offset
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from misiva.accounts.contacts import upsert_contact
 from misiva.api.auth import deps_of, server_caller
 from misiva.api.deps import Caller
+from misiva.api.params import MAX_OFFSET
 from misiva.api.responses import JSONResponse
 from misiva.api.routes_email import read_json
 from misiva.domain.errors import InvalidRequest
@@ -80,7 +81,7 @@ async def list_subscriptions(
     request: Request,
     who: Annotated[Caller, Depends(server_caller)],
     count: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> JSONResponse:
     query = {k.lower(): v for k, v in request.query_params.items()}
     stream = query.get("messagestream") or "broadcast"

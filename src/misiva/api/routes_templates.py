@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from misiva.api.auth import deps_of, server_caller
 from misiva.api.deps import Caller
+from misiva.api.params import MAX_OFFSET
 from misiva.api.responses import JSONResponse
 from misiva.api.routes_email import read_json
 from misiva.api.template_schemas import (
@@ -55,7 +56,7 @@ async def list_templates(
         raise InvalidRequest(
             "Count and Offset must be numbers.", ErrorCode.TEMPLATE_QUERY
         ) from None
-    if not 0 < count <= 500 or offset < 0:
+    if not 0 < count <= 500 or not 0 <= offset <= MAX_OFFSET:
         raise InvalidRequest(
             "Count must be 1 to 500 and Offset 0 or more.", ErrorCode.TEMPLATE_QUERY
         )

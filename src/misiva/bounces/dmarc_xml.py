@@ -60,7 +60,9 @@ def _policy(element: Element) -> PolicyPublished:
         domain=_text(element, "domain").lower().rstrip("."),
         p=_text(element, "p", required=False) or "none",
         sp=_text(element, "sp", required=False),
-        pct=int(pct) if pct.isdigit() else 100,
+        # ASCII and at most 3 digits: str.isdigit() accepts "²", which int() refuses (a
+        # crash, found by tests/fuzz), and any length, which the column does not.
+        pct=int(pct) if pct.isascii() and pct.isdigit() and len(pct) <= 3 else 100,
         adkim=_text(element, "adkim", required=False) or "r",
         aspf=_text(element, "aspf", required=False) or "r",
     )
@@ -71,7 +73,9 @@ def _row(record: Element) -> DmarcRow:
     evaluated = _child(row, "policy_evaluated")
     identifiers = _child(record, "identifiers")
     count = _text(row, "count")
-    if not count.isdigit():
+    # ASCII digits ("²" passed isdigit() and crashed int(), found by tests/fuzz), and at most
+    # 12 of them: a trillion messages a row, so even MAX_RECORDS rows sum within a BIGINT.
+    if not (count.isascii() and count.isdigit() and len(count) <= 12):
         raise BadReport(f"A record's count {count!r} is not a number.")
     disposition = _text(evaluated, "disposition", required=False).lower() or "none"
     try:

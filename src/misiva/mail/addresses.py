@@ -207,7 +207,10 @@ def _display_name(raw: str) -> str | None:
     RFC 5322 §3.2.5: a phrase is a run of atoms and quoted-strings, so `John "JJ" Doe` is a
     name as good as `"John JJ Doe"`; the quotes and their backslash escapes are not part of it.
     """
-    if raw.count("(") != raw.count(")"):
+    # Parentheses inside a quoted-string are text (`"Smile :)" <a@b.example>`), not a
+    # comment: count only those outside, or such names were refused (found by tests/fuzz).
+    outside = "".join(plain for _quoted, plain in _PHRASE_WORD.findall(raw))
+    if outside.count("(") != outside.count(")"):
         # An unbalanced comment, as in `alice@example.org)<bob@example.org>`: parsers disagree
         # on who the recipient is (CVE-2023-27043), so refuse rather than guess.
         return None

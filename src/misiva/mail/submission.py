@@ -137,7 +137,9 @@ def _unfolded(value: object) -> str:
     """One line; UTF-8 written raw (RFC 6532, SMTPUTF8) back from the parser's escapes."""
     text = str(value)
     if not text.isascii():
-        text = text.encode("ascii", "surrogateescape").decode("utf-8", "replace")
+        # UTF-8, not ASCII: a value may hold real characters too (an RFC 2231 filename the
+        # parser decoded), which "ascii" could not encode (a crash, found by tests/fuzz).
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     return " ".join(text.split())
 
 

@@ -255,7 +255,8 @@ def _filters(
     if trigger:
         # A trigger named by its key, or by its id.
         named = triggers.c.key == trigger
-        if trigger.isdigit():
+        # ASCII and short, like a template id (storage/templates.py): "²" or 20 digits was a 500.
+        if trigger.isascii() and trigger.isdigit() and len(trigger) <= 9:
             named = sa.or_(named, triggers.c.id == int(trigger))
         found.append(
             _s.c.trigger_id.in_(

@@ -143,7 +143,10 @@ async def set_published(tx: Tx, template_id: int, number: int, now: datetime) ->
 async def get_template(tx: Tx, server_id: int, id_or_alias: str | int) -> Template | None:
     """By numeric id or by alias (Postmark's {templateIdOrAlias}), scoped to the server."""
     query = sa.select(templates).where(templates.c.server_id == server_id)
-    if isinstance(id_or_alias, int) or str(id_or_alias).isdigit():
+    # ASCII digits that fit the INTEGER column only: str.isdigit() also accepts "²", which
+    # int() refuses, and 20 digits overflowed the driver; both answered 500 (tests/fuzz).
+    text = str(id_or_alias)
+    if isinstance(id_or_alias, int) or (text.isascii() and text.isdigit() and len(text) <= 9):
         query = query.where(templates.c.id == int(id_or_alias))
     else:
         query = query.where(templates.c.alias == id_or_alias)
