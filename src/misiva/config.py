@@ -31,6 +31,16 @@ class Settings(BaseSettings):
         "the async driver is picked by Misiva.",
     )
     http_addr: str = Field("127.0.0.1:8025", description="host:port of the HTTP API and UI.")
+    # uvicorn's default of 5 s equals httpx's own idle expiry, so on a busy machine a client
+    # could reuse a connection the server was closing: a request lost before an answer (the
+    # soak bench saw one). Load balancers keep idle upstream connections for 60 s (AWS ALB,
+    # nginx's keepalive_timeout 75 s): the server must outwait them, not the reverse.
+    http_keepalive_seconds: float = Field(
+        75.0,
+        description="Seconds the HTTP server keeps an idle keep-alive connection open; keep it "
+        "longer than the idle timeout of any proxy or load balancer in front.",
+        gt=0,
+    )
     public_url: str | None = Field(
         None,
         description="Base URL of tracking and unsubscribe links, e.g. https://mail.example.com "

@@ -117,6 +117,7 @@ async def _run(platform: Platform, only: tuple[str, ...]) -> None:
             log_level=platform.settings.log_level.lower(),
             access_log=False,
             lifespan="off",
+            timeout_keep_alive=int(platform.settings.http_keepalive_seconds),
         )
         api = _ApiServer(config)
 
