@@ -93,6 +93,20 @@ async def test_manual_suppressions_add_and_delete(api: httpx.AsyncClient) -> Non
     assert (await api.post("/email", json={**SEND, "To": "x@example.com"})).status_code == 200
 
 
+async def test_a_stream_the_server_lacks_has_no_suppression_list_and_no_webhooks(
+    api: httpx.AsyncClient,
+) -> None:
+    body = {"Suppressions": [{"EmailAddress": "x@example.com"}]}
+    for path in ("/message-streams/nope/suppressions", "/message-streams/nope/suppressions/delete"):
+        refused = await api.post(path, json=body)
+        assert (refused.status_code, refused.json()["ErrorCode"]) == (422, 1226)
+    hook = await api.post(
+        "/webhooks", json={"Url": "http://93.184.216.34/h", "MessageStream": "nope"}
+    )
+    assert (hook.status_code, hook.json()["ErrorCode"]) == (422, 1235)
+    assert (await api.get("/webhooks")).json()["Webhooks"] == []
+
+
 async def test_bounce_queries_need_paging_and_unknown_ids_are_1001(api: httpx.AsyncClient) -> None:
     assert (await api.get("/bounces")).json()["ErrorCode"] == 1000
     assert (await api.get("/bounces/12345")).json()["ErrorCode"] == 1001

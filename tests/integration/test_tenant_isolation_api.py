@@ -288,6 +288,7 @@ CONTROL_REFUSALS = {
     "POST /conversions": "the case names bravo's message, refused for alpha as well",
     "POST /subscriptions": "the case names bravo's stream, refused for alpha as well",
     "POST /subscriptions/resend": "the case names bravo's stream, refused for alpha as well",
+    "POST /webhooks": "the case names bravo's stream, refused for alpha as well (1235)",
 }
 
 

@@ -11,8 +11,9 @@ from misiva.domain.records import Bounce
 from misiva.events.record import record_events
 from misiva.events.subscriptions import customer_change
 from misiva.mail.addresses import parse_single_address
-from misiva.storage import Database
+from misiva.storage import Database, Tx
 from misiva.storage import bounces as bounce_store
+from misiva.storage import streams as stream_store
 from misiva.storage import suppressions as suppression_store
 
 
@@ -29,6 +30,7 @@ async def add_suppressions(
     results = []
     changes = []
     async with db.transaction() as tx:
+        await _stream_exists(tx, server_id, stream)
         for email in emails:
             try:
                 address = parse_single_address("EmailAddress", email).email
@@ -54,6 +56,7 @@ async def delete_suppressions(
     results = []
     changes = []
     async with db.transaction() as tx:
+        await _stream_exists(tx, server_id, stream)
         for email in emails:
             removed = await suppression_store.unsuppress(tx, server_id, stream, email)
             if removed is not None and removed.reason == "SpamComplaint":
@@ -95,3 +98,12 @@ async def activate_bounce(db: Database, server_id: int, bounce_id: int) -> Bounc
         activated = await bounce_store.get_bounce(tx, server_id, bounce_id)
     assert activated is not None
     return activated
+
+
+async def _stream_exists(tx: Tx, server_id: int, stream: str) -> None:
+    """A list is a stream's: suppressing into a stream the server lacks would keep rows that
+    no send ever reads, and answer 200 for a typo (Postmark answers 1226)."""
+    if await stream_store.get_stream(tx, server_id, stream) is None:
+        raise NotFound(
+            "The message stream for the provided 'ID' was not found.", ErrorCode.STREAM_UNKNOWN
+        )

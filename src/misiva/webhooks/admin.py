@@ -11,6 +11,7 @@ from misiva.domain.errors import InvalidRequest, NotFound
 from misiva.domain.message import DEFAULT_STREAM
 from misiva.domain.records import Webhook
 from misiva.storage import Database
+from misiva.storage import streams as stream_store
 from misiva.storage import webhooks as webhook_store
 from misiva.webhooks.signing import new_webhook_secret
 from misiva.webhooks.targets import WebhookTargets
@@ -91,12 +92,19 @@ async def create_webhook(
 ) -> Webhook:
     # Checked before the transaction: resolving a name must not hold a database lock.
     await targets.check(_url(body.get("Url")))
+    stream = str(body.get("MessageStream") or DEFAULT_STREAM)
     async with db.transaction() as tx:
+        # A webhook on a stream the server lacks would never fire: Postmark refuses it (1235).
+        if await stream_store.get_stream(tx, server_id, stream) is None:
+            raise InvalidRequest(
+                "The 'MessageStream' provided does not exist on this server.",
+                ErrorCode.STREAM_NOT_FOUND,
+            )
         return await webhook_store.insert_webhook(
             tx,
             server_id=server_id,
             url=_url(body.get("Url")),
-            stream=str(body.get("MessageStream") or DEFAULT_STREAM),
+            stream=stream,
             secret=new_webhook_secret(),
             http_auth=_auth(body.get("HttpAuth")),
             http_headers=_headers(body.get("HttpHeaders")),
