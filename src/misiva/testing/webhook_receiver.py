@@ -9,6 +9,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
 
+class ReceiverServer(ThreadingHTTPServer):
+    # The dispatcher posts up to a batch (100) at once; http.server's listen backlog of 5
+    # dropped the rest as connect timeouts, which looked like a receiver that is down.
+    request_queue_size = 256
+    daemon_threads = True
+
+
 @dataclass(frozen=True, slots=True)
 class ReceivedPost:
     path: str
@@ -53,7 +60,7 @@ class WebhookReceiver:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ReceiverServer(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
