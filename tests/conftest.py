@@ -3,7 +3,6 @@ installations of Misiva with a real SMTP sink beside them for the end-to-end and
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import uuid
@@ -14,7 +13,7 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
-from harness import Misiva
+from harness import POSTGRES_URL, Misiva, postgres_admin
 from misiva.storage import Database
 from misiva.storage.migrate import upgrade
 from misiva.storage.tables import metadata
@@ -24,21 +23,8 @@ from spamd_daemon import HAVE_SPAMD, running_spamd
 # The tests' webhook receivers listen on 127.0.0.1, which production refuses (SSRF): every
 # Settings a test builds allows it (harness.Misiva sets it for `misiva serve` too).
 os.environ.setdefault("MISIVA_WEBHOOK_ALLOW_PRIVATE_TARGETS", "true")
-POSTGRES_URL = os.environ.get("MISIVA_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 BACKENDS = ("sqlite", "postgresql")
-
-
-def _asyncpg_dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-async def _admin(url: str, statement: str) -> None:
-    connection = await asyncpg.connect(_asyncpg_dsn(url), timeout=5)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +32,7 @@ def postgres_url() -> Iterator[str]:
     """A fresh database for this test session, migrated once, dropped at the end."""
     name = f"misiva_test_{uuid.uuid4().hex[:10]}"
     try:
-        asyncio.run(_admin(POSTGRES_URL, f'CREATE DATABASE "{name}"'))
+        postgres_admin(f'CREATE DATABASE "{name}"')
     except (OSError, asyncpg.PostgresError) as exc:
         if IN_CI:
             pytest.fail(f"PostgreSQL at {POSTGRES_URL} is required in CI: {exc}")
@@ -54,7 +40,7 @@ def postgres_url() -> Iterator[str]:
     url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
     upgrade(url)
     yield url
-    asyncio.run(_admin(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")
@@ -67,7 +53,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _truncate_postgres(url: str) -> None:
     tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-    asyncio.run(_admin(url, f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    postgres_admin(f"TRUNCATE {tables} RESTART IDENTITY CASCADE", url)
 
 
 @pytest.fixture(params=BACKENDS)

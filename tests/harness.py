@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -13,9 +14,26 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
+from sqlalchemy.engine import make_url
 
 MISIVA = str(Path(sys.executable).parent / "misiva")
+POSTGRES_URL = os.environ.get("MISIVA_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
+
+
+def postgres_admin(statement: str, url: str = POSTGRES_URL) -> None:
+    """One statement outside any transaction (CREATE/DROP DATABASE, TRUNCATE), on `url`."""
+
+    async def run() -> None:
+        dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+        connection = await asyncpg.connect(dsn, timeout=5)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(run())
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 20) -> bool:

@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from harness import MISIVA, Misiva
+from harness import MISIVA, POSTGRES_URL, Misiva, postgres_admin
 from misiva.storage import Database
 from misiva.storage.checksum import table_digest
 from misiva.storage.copy import copy_database, verify
@@ -31,7 +31,6 @@ from rows import rows_for
 # About a minute on an idle machine; the bound leaves room for a machine shared with other runs.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
-POSTGRES_URL = "postgresql://root@127.0.0.1:5432/test"
 MESSAGES = 100_000
 OTHER_ROWS = 30  # per other table: every table and column type takes part in the copy
 
@@ -66,17 +65,6 @@ FROM messages WHERE server_id = :server
 """
 
 
-def _admin(statement: str) -> None:
-    async def run() -> None:
-        connection = await asyncpg.connect(POSTGRES_URL, timeout=5)
-        try:
-            await connection.execute(statement)
-        finally:
-            await connection.close()
-
-    asyncio.run(run())
-
-
 @pytest.fixture
 def empty_postgres() -> Iterator[str]:
     """A new, empty PostgreSQL database with a linguistic (ICU) collation, dropped afterwards.
@@ -86,14 +74,14 @@ def empty_postgres() -> Iterator[str]:
     """
     name = f"misiva_copy_{uuid.uuid4().hex[:10]}"
     try:
-        _admin(
+        postgres_admin(
             f'CREATE DATABASE "{name}" TEMPLATE template0 LOCALE_PROVIDER icu '
             "ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
         )
     except (OSError, asyncpg.PostgresError) as exc:
         pytest.skip(f"PostgreSQL at {POSTGRES_URL} is not reachable: {exc}")
     yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def populate(path: Path) -> None:

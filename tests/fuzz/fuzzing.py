@@ -87,3 +87,22 @@ def any_of(*errors: type[BaseException]) -> Callable[[Callable[[], Any]], Any]:
             return None
 
     return run
+
+
+def nested(depth: int, leaf: bytes, prefix: str = "b") -> bytes:
+    """`leaf` wrapped in `depth` levels of multipart/mixed, boundaries `prefix0`, `prefix1`..."""
+    body = leaf
+    for level in range(depth):
+        boundary = f"{prefix}{level}".encode()
+        body = (
+            b'Content-Type: multipart/mixed; boundary="'
+            + boundary
+            + b'"\r\n\r\n--'
+            + boundary
+            + b"\r\n"
+            + body
+            + b"\r\n--"
+            + boundary
+            + b"--\r\n"
+        )
+    return body

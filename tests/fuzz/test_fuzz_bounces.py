@@ -14,7 +14,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from fuzzing import any_of, bounded, budget, peak_memory
+from fuzzing import any_of, bounded, budget, nested, peak_memory
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -147,20 +147,7 @@ def test_no_format_parser_raises_on_its_own(raw: bytes) -> None:
 
 @pytest.mark.parametrize("depth", [50, 400])
 def test_deeply_nested_and_huge_returned_mail_stays_bounded(depth: int) -> None:
-    body = DSN
-    for level in range(depth):
-        boundary = f"n{level}".encode()
-        body = (
-            b'Content-Type: multipart/mixed; boundary="'
-            + boundary
-            + b'"\r\n\r\n--'
-            + boundary
-            + b"\r\n"
-            + body
-            + b"\r\n--"
-            + boundary
-            + b"--\r\n"
-        )
+    body = nested(depth, DSN, prefix="n")
     huge = DSN.replace(b"I could not deliver it.", b"x" * 998 + b"\r\n") * 1
     huge = huge.replace(b"no such user", b"no such user " + b"y" * 4_000_000)
     for raw in (b"From: a@b.example\r\n" + body, huge):

@@ -11,7 +11,7 @@ import email.policy
 from datetime import UTC, datetime
 from email.utils import formataddr
 
-from fuzzing import any_of, bounded, budget, peak_memory
+from fuzzing import any_of, bounded, budget, nested, peak_memory
 from hypothesis import event, given
 from hypothesis import strategies as st
 
@@ -134,24 +134,6 @@ def test_a_send_is_refused_or_built_into_mime_that_parses_back(fields: SendField
     assert parsed["Message-ID"] and not parsed.defects
     bounded(lambda: extract_bodies(raw))
     bounded(lambda: attachment_names(raw))
-
-
-def nested(depth: int, leaf: bytes) -> bytes:
-    body = leaf
-    for level in range(depth):
-        boundary = f"b{level}".encode()
-        body = (
-            b'Content-Type: multipart/mixed; boundary="'
-            + boundary
-            + b'"\r\n\r\n--'
-            + boundary
-            + b"\r\n"
-            + body
-            + b"\r\n--"
-            + boundary
-            + b"--\r\n"
-        )
-    return body
 
 
 HEADERS = b"From: Ana <ana@tienda.example>\r\nTo: bea@example.com\r\nSubject: hola\r\n"

@@ -29,12 +29,12 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, make_url
 
+from harness import POSTGRES_URL, postgres_admin
 from misiva.storage import Database
 from misiva.storage.migrate import alembic_config
 from misiva.storage.tables import metadata
 from rows import rows_for
 
-POSTGRES_URL = "postgresql://root@127.0.0.1:5432/test"
 ROWS = 3  # per table: enough for foreign keys to vary, few enough to stay quick
 
 pytestmark = pytest.mark.timeout(300)
@@ -174,27 +174,16 @@ def test_every_earlier_sqlite_schema_upgrades_with_its_rows(tmp_path: Path) -> N
     _walk_to_head(f"sqlite:///{tmp_path / 'walker.db'}")
 
 
-def _admin(statement: str) -> None:
-    async def run() -> None:
-        connection = await asyncpg.connect(POSTGRES_URL, timeout=5)
-        try:
-            await connection.execute(statement)
-        finally:
-            await connection.close()
-
-    asyncio.run(run())
-
-
 @pytest.fixture
 def empty_postgres() -> Iterator[str]:
     """A new, empty database (the session's is already at head); dropped afterwards."""
     name = f"misiva_walk_{uuid.uuid4().hex[:10]}"
     try:
-        _admin(f'CREATE DATABASE "{name}"')
+        postgres_admin(f'CREATE DATABASE "{name}"')
     except (OSError, asyncpg.PostgresError) as exc:
         pytest.skip(f"PostgreSQL at {POSTGRES_URL} is not reachable: {exc}")
     yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def test_every_earlier_postgresql_schema_upgrades_with_its_rows(empty_postgres: str) -> None:
