@@ -40,7 +40,13 @@ class WebhookReceiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length)
+                if len(body) < length:
+                    # The sender died mid-body (a kill -9 of the dispatcher): a real server
+                    # drops the request; recording it would count a post nobody finished.
+                    self.close_connection = True
+                    return
                 post = ReceivedPost(
                     self.path, {k.lower(): v for k, v in self.headers.items()}, body
                 )
