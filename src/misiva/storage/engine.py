@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, ProgrammingError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from misiva.domain.errors import DatabaseUnavailable, MisivaError, SetupError
@@ -104,10 +105,15 @@ class Database:
             # and so turned 32 concurrent requests into waits of hundreds of milliseconds.
             self._write_lock: asyncio.Lock | None = asyncio.Lock()
         else:
+            # A fixed pool of twice the size, no overflow: SQLAlchemy closes an overflow
+            # connection as soon as it is returned, so load hovering past `pool_size` opened
+            # and closed about five PostgreSQL connections a second in the soak (each a
+            # backend fork, a TLS offer and asyncpg's type introspection), on the busiest
+            # moments. Past the pool, a transaction waits for a connection (PoolTimeout).
             self.engine = create_async_engine(
                 full,
-                pool_size=pool_size,
-                max_overflow=pool_size,
+                pool_size=2 * pool_size,
+                max_overflow=0,
                 pool_pre_ping=True,
                 connect_args={"server_settings": {"lock_timeout": str(LOCK_TIMEOUT_MS)}},
             )
@@ -127,7 +133,7 @@ class Database:
         try:
             async with self._writer(), self.engine.begin() as connection:
                 yield connection
-        except (DBAPIError, OSError) as exc:
+        except (DBAPIError, OSError, PoolTimeout) as exc:
             translated = self._translated(exc)
             if translated is None:
                 raise
@@ -141,13 +147,13 @@ class Database:
                 readonly = await connection.execution_options(**{_READ_ONLY: True})
                 async with readonly.begin():
                     yield readonly
-        except (DBAPIError, OSError) as exc:
+        except (DBAPIError, OSError, PoolTimeout) as exc:
             translated = self._translated(exc)
             if translated is None:
                 raise
             raise translated from exc
 
-    def _translated(self, exc: DBAPIError | OSError) -> MisivaError | None:
+    def _translated(self, exc: DBAPIError | OSError | PoolTimeout) -> MisivaError | None:
         """The driver's error as a MisivaError: DatabaseUnavailable when trying again later
         can work (an outage, a restart, a full disk, a lock held too long), SetupError for
         one that cannot (no schema). None for the others (a constraint): the caller's.
@@ -155,6 +161,8 @@ class Database:
         where = make_url(self.url).render_as_string(hide_password=True)
         if isinstance(exc, OSError):
             return DatabaseUnavailable(f"cannot reach the database {where}: {exc}")
+        if not isinstance(exc, DBAPIError):  # every pooled connection stayed busy
+            return DatabaseUnavailable(f"no connection to the database {where} came free")
         if _transient(exc):
             return DatabaseUnavailable(f"the database {where} is unavailable: {exc.orig}")
         if isinstance(exc, OperationalError | ProgrammingError | InterfaceError):
