@@ -8,13 +8,14 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
 from misiva.storage import Database
-from misiva.storage.migrate import alembic_config, upgrade
+from misiva.storage.migrate import alembic_config, server_advisories, upgrade
 from misiva.storage.tables import metadata
 
 
@@ -53,3 +54,20 @@ def test_migrations_downgrade_to_nothing_and_upgrade_again(
     command.downgrade(alembic_config(url), "base")
     upgrade(url)
     assert asyncio.run(_schema_differences(url)) == []
+
+
+async def test_server_advisories_name_autovacuum_when_postgresql_runs_without_it(
+    db: Database,
+) -> None:
+    advisories = await server_advisories(db)
+    if not db.is_postgres:
+        assert advisories == []
+        return
+    # autovacuum is a server-wide setting (sighup), so the test reads what this server has
+    # rather than changing it for every other test: each answer must match it.
+    async with db.reading() as tx:
+        autovacuum = (await tx.execute(sa.text("SHOW autovacuum"))).scalar()
+    if autovacuum == "off":
+        assert len(advisories) == 1 and "autovacuum is off" in advisories[0]
+    else:
+        assert advisories == []

@@ -19,7 +19,7 @@ from misiva.domain.errors import SetupError
 from misiva.runtime import processes
 from misiva.runtime.wiring import Platform, build_platform, host_port
 from misiva.scheduler.rollups import RollupFolder
-from misiva.storage.migrate import ensure_migrated
+from misiva.storage.migrate import ensure_migrated, server_advisories
 from misiva.storage.notify import listening
 from misiva.web.mount import mount_ui
 
@@ -52,6 +52,8 @@ async def serve(settings: Settings, only: tuple[str, ...] = COMPONENTS) -> None:
     platform = build_platform(settings)
     try:
         await ensure_migrated(platform.db)
+        for advice in await server_advisories(platform.db):
+            log.warning("%s", advice)
         await _run(platform, only)
     finally:
         await platform.close()
