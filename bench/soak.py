@@ -32,6 +32,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -60,6 +61,7 @@ from soak_report import (
 )
 from soak_sink import Sink
 from soak_usage import Memory
+from soak_vacuum import Vacuumer, autovacuum_is_on
 
 # Requests sent, and delivered, before the capacity burst: first-use costs stay out of it.
 WARMUP_REQUESTS = 3
@@ -107,8 +109,13 @@ class Sender:
     """Posts templated messages (one per request, or `batch` through batchWithTemplates) and
     notes each accepted one; refusals and failed requests are counted, never retried."""
 
-    def __init__(self, api: Installation, batch: int) -> None:
+    def __init__(self, api: Installation, batch: int, connections: int) -> None:
         self.api, self.batch = api, batch
+        # Requests past the connection limit wait here, FIFO and O(1), not in httpx's pool:
+        # httpcore scans every waiting request at each release, so a backlog of a few
+        # hundred made the sender itself the busiest process (60% of a core) and took the
+        # CPU from the API it was measuring.
+        self._slots = asyncio.Semaphore(connections)
         self.sent: list[Sent] = []
         self.errors: Counter[str] = Counter()
         self.next_n = 0
@@ -118,17 +125,11 @@ class Sender:
         first, self.next_n = self.next_n, self.next_n + self.batch
         messages = [templated(n) for n in range(first, first + self.batch)]
         headers = {"X-Postmark-Server-Token": self.api.token}
-        began = time.monotonic()
         self.in_flight += 1
         try:
-            if self.batch == 1:
-                response = await client.post(
-                    "/email/withTemplate", json=messages[0], headers=headers
-                )
-            else:
-                response = await client.post(
-                    "/email/batchWithTemplates", json={"Messages": messages}, headers=headers
-                )
+            async with self._slots:
+                began = time.monotonic()
+                response = await self._post(client, messages, headers)
             accepted = time.monotonic()
             response.raise_for_status()
         except httpx.HTTPError as error:
@@ -142,6 +143,15 @@ class Sender:
                 self.sent.append(Sent(phase, due, began, accepted, answer["MessageID"]))
             else:
                 self.errors[f"{answer.get('ErrorCode')}: {answer.get('Message')}"] += 1
+
+    async def _post(
+        self, client: httpx.AsyncClient, messages: list[dict[str, Any]], headers: dict[str, str]
+    ) -> httpx.Response:
+        if self.batch == 1:
+            return await client.post("/email/withTemplate", json=messages[0], headers=headers)
+        return await client.post(
+            "/email/batchWithTemplates", json={"Messages": messages}, headers=headers
+        )
 
     async def burst(self, client: httpx.AsyncClient, seconds: float, clients: int) -> float:
         """Closed loop: `clients` senders each posting as soon as its last answer came."""
@@ -221,7 +231,7 @@ async def soak(
     args: argparse.Namespace, api: Installation, workers: list[subprocess.Popen[bytes]],
     sink: Sink,
 ) -> Report:  # fmt: skip
-    sender = Sender(api, args.batch)
+    sender = Sender(api, args.batch, args.connections)
     roots = {"api": api.serve.pid, **{f"worker {i + 1}": w.pid for i, w in enumerate(workers)}}
     memory = Memory(roots | {"smtp sink": sink.process.pid}, judged=set(roots))
     # uvicorn closes a connection idle for 5 s, counting from when it sent the last answer;
@@ -260,18 +270,27 @@ async def soak(
         sampler = asyncio.create_task(
             sample_loop(memory, sink, sender, watched, origin, args.sample_seconds, stop)
         )
+        vacuumer = None
+        if not await autovacuum_is_on(api.database_url):
+            vacuumer = Vacuumer(api.database_url)
+            vacuuming = asyncio.create_task(vacuumer.run(stop))
         start = await sender.paced(client, rate, duration)
         print(f"sent; waiting up to {args.drain_seconds} s for the queue to drain", flush=True)
         drained = await wait_delivered(sink, sender, args.drain_seconds)
         await asyncio.sleep(args.grace_seconds)  # anything delivered twice arrives by now
         stop.set()
         await sampler
+        if vacuumer is not None:
+            await vacuuming
         sink.read()
     db = await status_counts(api.database_url)
     settings = {k: v for k, v in vars(args).items() if k != "out"} | {"rate": round(rate, 2)}
     report = Report(settings=settings, capacity=capacity)
     shift = start - origin  # memory was sampled on the origin's clock, minutes on start's
-    return judge(report, sender, sink, memory, start, shift, drained, db, args)
+    judged = judge(report, sender, sink, memory, start, shift, drained, db, args)
+    if vacuumer is not None:
+        judged.warnings.append(vacuumer.summary())
+    return judged
 
 
 def judge(
@@ -304,8 +323,9 @@ def judge(
     lags = [r["sender_lag_max_ms"] or 0 for r in report.minutes]
     if lags and max(lags) > 100:
         report.warnings.append(
-            f"the sender fell behind its schedule by up to {max(lags):.0f} ms (a busy machine);"
-            " latency still counts from when each message was due"
+            f"the sender fell behind its schedule by up to {max(lags):.0f} ms (a busy machine, or"
+            f" all {args.connections} connections waiting for answers); latency still counts"
+            " from when each message was due"
         )
     return report
 

@@ -29,7 +29,7 @@ class Sent:
     phase: str  # "burst" (capacity) or "soak"
     due: float  # when the schedule said to send it: latency counts from here (no coordinated
     # omission); in the closed-loop burst, when the request was made
-    began: float  # when the request was actually made (due + the sender's own lag)
+    began: float  # when the request went out: due + the sender's lag + a wait for a connection
     accepted: float  # when the API's answer arrived
     message_id: str
 
