@@ -5,6 +5,7 @@ clock steps (found by tests/e2e/test_faults_database.py and test_faults_clock.py
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from datetime import timedelta
 
@@ -86,6 +87,26 @@ async def test_an_unreachable_database_is_unavailable_without_its_password() -> 
     finally:
         await database.close()
     assert "s3cret" not in raised.value.message and "127.0.0.1:1" in raised.value.message
+
+
+async def test_a_pool_with_every_connection_busy_is_database_unavailable(
+    database_url: str,
+) -> None:
+    # The PostgreSQL pool has no overflow (engine.py): past it a transaction waits, and a
+    # wait past the pool timeout is a 503 to try again, not a driver error (a 500).
+    db = Database(database_url, pool_size=1, pool_timeout=0.3)
+    held = 2 if db.is_postgres else 1  # PostgreSQL's pool is twice pool_size
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            for _ in range(held):
+                await stack.enter_async_context(db.reading())
+            with pytest.raises(DatabaseUnavailable, match=r"no connection .* came free"):
+                async with db.reading():
+                    pass
+        async with db.reading() as tx:  # free again once they are returned
+            assert (await tx.execute(sa.text("SELECT 1"))).scalar_one() == 1
+    finally:
+        await db.close()
 
 
 async def test_after_a_step_back_waiting_retries_are_due_and_leases_kept(db: Database) -> None:

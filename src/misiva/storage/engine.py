@@ -85,7 +85,7 @@ def _transient(exc: DBAPIError) -> bool:
 class Database:
     """An engine and the transactions opened on it; callers compose storage functions inside."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, pool_timeout: float = 30.0) -> None:
         self.url = url
         full = async_url(url)
         self.dialect = make_url(full).get_backend_name()
@@ -97,6 +97,7 @@ class Database:
                 full,
                 pool_size=pool_size,
                 max_overflow=0,
+                pool_timeout=pool_timeout,
                 async_creator=sqlite_inline.creator(database or ":memory:"),
             )
             _prepare_sqlite(self.engine)
@@ -114,6 +115,7 @@ class Database:
                 full,
                 pool_size=2 * pool_size,
                 max_overflow=0,
+                pool_timeout=pool_timeout,
                 pool_pre_ping=True,
                 connect_args={"server_settings": {"lock_timeout": str(LOCK_TIMEOUT_MS)}},
             )

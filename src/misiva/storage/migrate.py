@@ -60,7 +60,7 @@ async def server_advisories(db: Database) -> list[str]:
         return []
     # Measured in the soak (bench/soak_vacuum.py): with no statistics the dashboard's
     # rollup fold scanned every delivered event for each new one, 29 s instead of 34 ms at
-    # 100,000 events, and the scheduler sharing the API's process took its CPU.
+    # 100,000 events, a PostgreSQL backend busy on it for the whole time.
     return [
         "PostgreSQL's autovacuum is off: Misiva's tables are never analysed or vacuumed, and"
         " its queries slow down as they grow. Turn it on (autovacuum = on, PostgreSQL's"
