@@ -67,7 +67,7 @@ from soak_vacuum import Vacuumer, autovacuum_is_on
 WARMUP_REQUESTS = 3
 # The longest the sender waits, after its last request, for the API's answers.
 ANSWER_SECONDS = 300.0
-KEEPALIVE_SECONDS = 2.0  # under the server's 5 s: see soak()
+KEEPALIVE_SECONDS = 2.0  # well under the server's keep-alive: see soak()
 
 
 # --- The installation ----------------------------------------------------------------------
@@ -234,11 +234,12 @@ async def soak(
     sender = Sender(api, args.batch, args.connections)
     roots = {"api": api.serve.pid, **{f"worker {i + 1}": w.pid for i, w in enumerate(workers)}}
     memory = Memory(roots | {"smtp sink": sink.process.pid}, judged=set(roots))
-    # uvicorn closes a connection idle for 5 s, counting from when it sent the last answer;
-    # httpx's pool also waits 5 s, but from when it finished reading it. On a busy machine
-    # that gap reaches hundreds of ms, and a request sent on a connection the server is
-    # closing fails with ReadError before Misiva sees it (one did in a short run). Expiring
-    # idle connections well before the server does keeps that race out of the verdict.
+    # uvicorn closed a connection idle for 5 s (Misiva now keeps it 75 s), counting from when
+    # it sent the last answer; httpx's pool also waits 5 s, but from when it finished
+    # reading it. On a busy machine that gap reaches hundreds of ms, and a request sent on a
+    # connection the server is closing fails with ReadError before Misiva sees it (one did
+    # in a short run). Expiring idle connections well before the server does keeps that
+    # race out of the verdict.
     limits = httpx.Limits(max_connections=args.connections, keepalive_expiry=KEEPALIVE_SECONDS)
     async with httpx.AsyncClient(base_url=api.url, timeout=60, limits=limits) as client:
         # First requests compile templates and open pools: not what capacity should measure.
