@@ -20,12 +20,8 @@ import asyncpg
 NAPTIME_SECONDS = 60.0
 
 
-def _dsn(database_url: str) -> str:
-    return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
-
-
 async def autovacuum_is_on(database_url: str) -> bool:
-    connection = await asyncpg.connect(_dsn(database_url))
+    connection = await asyncpg.connect(database_url)
     try:
         return str(await connection.fetchval("SHOW autovacuum")) == "on"
     finally:
@@ -43,7 +39,7 @@ class Vacuumer:
         # At once, then every naptime: the burst before the soak wrote thousands of rows,
         # which autovacuum would have analysed by then (its threshold is 50 + 10% of a table).
         while not stop.is_set():
-            connection = await asyncpg.connect(_dsn(self.database_url))
+            connection = await asyncpg.connect(self.database_url)
             try:
                 began = time.monotonic()
                 await connection.execute("VACUUM (ANALYZE)")

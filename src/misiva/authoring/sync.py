@@ -27,7 +27,7 @@ async def pull(db: Database, server_id: int, root: Path) -> list[str]:
     async with db.transaction() as tx:
         _, templates = await template_store.list_templates(tx, server_id, limit=10_000)
         for template in templates:
-            number = template.published_version or template.latest_version
+            number = template.current_version
             version = await template_store.get_version(tx, template.id, number)
             if version is None:
                 continue
@@ -120,7 +120,7 @@ async def _same(tx: Tx, template: Template, file: TemplateFile) -> bool:
         file.template_type,
     ):
         return False
-    number = template.published_version or template.latest_version
+    number = template.current_version
     version = await template_store.get_version(tx, template.id, number)
     return version is not None and _normalised(version.variants) == _normalised(file.variants)
 

@@ -158,7 +158,7 @@ async def get_template(
     """The published version by default (or the latest, for a template never published)."""
     async with db.transaction() as tx:
         template = await find(tx, server_id, id_or_alias)
-        number = version or template.published_version or template.latest_version
+        number = version or template.current_version
         found = await template_store.get_version(tx, template.id, number)
     if found is None:
         raise NotFound(f"Template {template.id} has no version {number}.")
@@ -260,7 +260,7 @@ async def layout_content(
             f"The 'LayoutTemplate' {layout_alias!r} is not a layout of this server.",
             ErrorCode.TEMPLATE_NOT_FOUND,
         )
-    number = layout.published_version or layout.latest_version
+    number = layout.current_version
     version = await template_store.get_version(tx, layout.id, number)
     return version.variants if version else None
 

@@ -46,7 +46,7 @@ async def load(tx: Tx, server: Server, ref: str, contact: Contact | None) -> Loa
     template = await template_store.get_template(tx, server.id, ref)
     if template is None or template.template_type is not TemplateType.STANDARD:
         return Loaded(ref, None, "", f"template {ref} was not found")
-    number = template.published_version or template.latest_version
+    number = template.current_version
     version = await template_store.get_version(tx, template.id, number)
     if version is None:
         return Loaded(ref, None, "", f"template {ref} has no version to send")
@@ -56,7 +56,7 @@ async def load(tx: Tx, server: Server, ref: str, contact: Contact | None) -> Loa
     layout = None
     if template.layout_alias:
         layout = await template_store.get_template(tx, server.id, template.layout_alias)
-    layout_number = (layout.published_version or layout.latest_version) if layout else None
+    layout_number = layout.current_version if layout else None
     # The version's row id and creation time name it beyond one database: the cache is the
     # process's, and a process may meet several databases (tests do; so could tooling).
     key = (

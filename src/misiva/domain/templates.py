@@ -58,6 +58,11 @@ class Template:
     created_at: datetime
     updated_at: datetime
 
+    @property
+    def current_version(self) -> int:
+        """The version sends use: the published one, else the latest draft."""
+        return self.published_version or self.latest_version
+
 
 @dataclass(frozen=True, slots=True)
 class RenderedContent:

@@ -140,10 +140,10 @@ class TemplateRenderer:
             if template.layout_alias:
                 layout = await template_store.get_template(tx, server_id, template.layout_alias)
             if layout is not None:
-                layout_number = layout.published_version or layout.latest_version
-                layout_version = await template_store.get_version(tx, layout.id, layout_number)
-            number = template.published_version or template.latest_version
-            version = await template_store.get_version(tx, template.id, number)
+                layout_version = await template_store.get_version(
+                    tx, layout.id, layout.current_version
+                )
+            version = await template_store.get_version(tx, template.id, template.current_version)
             assert version is not None
             loaded[ref] = _Loaded(template, layout, version, layout_version)
         return loaded
