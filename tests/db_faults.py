@@ -37,7 +37,7 @@ import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
 
-from harness import Misiva, free_port, wait_until
+from harness import Misiva, asyncpg_dsn, free_port, wait_until
 from misiva.testing.smtp_sink import SmtpSink
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
@@ -158,15 +158,11 @@ class PgProxy:
                 self._listener.close()
 
 
-def _asyncpg_dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 def terminate_backends(database_url: str) -> int:
     """pg_terminate_backend of every other connection to this database; how many were killed."""
 
     async def run() -> int:
-        connection = await asyncpg.connect(_asyncpg_dsn(database_url), timeout=5)
+        connection = await asyncpg.connect(asyncpg_dsn(database_url), timeout=5)
         try:
             killed = await connection.fetchval(
                 "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity"
@@ -195,7 +191,7 @@ def hold_lock(database_url: str, table: str = "messages") -> Iterator[None]:
             connection.close()
         return
     loop = asyncio.new_event_loop()
-    pg = loop.run_until_complete(asyncpg.connect(_asyncpg_dsn(database_url), timeout=5))
+    pg = loop.run_until_complete(asyncpg.connect(asyncpg_dsn(database_url), timeout=5))
     try:
         loop.run_until_complete(pg.execute(f"BEGIN; LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
         yield

@@ -22,12 +22,16 @@ MISIVA = str(Path(sys.executable).parent / "misiva")
 POSTGRES_URL = os.environ.get("MISIVA_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/test")
 
 
+def asyncpg_dsn(url: str) -> str:
+    """A database URL as asyncpg takes it: no SQLAlchemy driver name, password kept."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def postgres_admin(statement: str, url: str = POSTGRES_URL) -> None:
     """One statement outside any transaction (CREATE/DROP DATABASE, TRUNCATE), on `url`."""
 
     async def run() -> None:
-        dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-        connection = await asyncpg.connect(dsn, timeout=5)
+        connection = await asyncpg.connect(asyncpg_dsn(url), timeout=5)
         try:
             await connection.execute(statement)
         finally:

@@ -13,8 +13,8 @@ from typing import Any
 import asyncpg
 import pytest
 from fuzzing import PROFILE, SEED
-from sqlalchemy.engine import make_url
 
+from harness import asyncpg_dsn
 from misiva.accounts.domains import add_domain
 from misiva.accounts.servers import create_server
 from misiva.api.app import create_app
@@ -80,8 +80,7 @@ async def _seed(url: str) -> str:
 
 async def _truncate(url: str) -> None:
     tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    connection = await asyncpg.connect(dsn, timeout=5)
+    connection = await asyncpg.connect(asyncpg_dsn(url), timeout=5)
     try:
         await connection.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
     finally:

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from builders import T0, make_tenant, new_message
+from harness import asyncpg_dsn
 from misiva.domain.errors import DatabaseUnavailable
 from misiva.events.record import record_queued
 from misiva.storage import Database, queue, sqlite_inline
@@ -24,16 +25,12 @@ from misiva.storage import webhooks as webhook_store
 LEASE = timedelta(minutes=5)
 
 
-def _dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 async def test_a_killed_postgres_connection_is_database_unavailable(db: Database) -> None:
     # Before: asyncpg's "connection was closed in the middle of operation" passed through as
     # a bare DBAPIError, the worker's loop did not catch it, and `misiva serve` exited.
     if not db.is_postgres:
         pytest.skip("pg_terminate_backend is PostgreSQL's")
-    admin = await asyncpg.connect(_dsn(db.url), timeout=5)
+    admin = await asyncpg.connect(asyncpg_dsn(db.url), timeout=5)
     try:
         with pytest.raises(DatabaseUnavailable):
             async with db.transaction() as tx:
@@ -49,7 +46,7 @@ async def test_a_killed_postgres_connection_is_database_unavailable(db: Database
 async def test_a_lock_held_past_the_timeout_is_database_unavailable(db: Database) -> None:
     if not db.is_postgres:
         pytest.skip("SQLite's side is the next test")
-    admin = await asyncpg.connect(_dsn(db.url), timeout=5)
+    admin = await asyncpg.connect(asyncpg_dsn(db.url), timeout=5)
     try:
         async with admin.transaction():
             await admin.execute("LOCK TABLE messages IN ACCESS EXCLUSIVE MODE")

@@ -22,9 +22,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from builders import T0, Tenant, make_tenant, new_message
+from harness import asyncpg_dsn
 from misiva.domain.delivery import AttemptResult, EventRecord
 from misiva.domain.enums import EventType, MessageStatus
 from misiva.domain.records import CapturedMessage, NewMessage
@@ -322,8 +322,7 @@ async def _seed(backend: str, url: str) -> Seeded:
 
 
 async def _truncate(url: str) -> None:
-    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    connection = await asyncpg.connect(dsn, timeout=5)
+    connection = await asyncpg.connect(asyncpg_dsn(url), timeout=5)
     try:
         names = ", ".join(f'"{t.name}"' for t in tables.metadata.sorted_tables)
         await connection.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
